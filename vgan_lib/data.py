@@ -1,0 +1,119 @@
+"""The golf data format: a list file of JPEG "strips", each one clip.
+
+A strip is a JPEG whose frames are square and stacked vertically: width W, height
+n*W. The list file names one strip per line, relative to a data root; the first
+whitespace-separated token is the path and, in the labelled variant, the second is
+an integer label. The loader follows the original exactly:
+
+* take frames 1..T from the top; a clip shorter than T repeats its last frame;
+* resize every frame bilinearly to ``size`` x ``size`` (no crop, flip or jitter);
+* map pixels x in [0, 1] to 2x - 1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, UnidentifiedImageError
+
+from .errors import DataError
+
+__all__ = ["read_list_file", "load_strip", "GolfClips"]
+
+PathLike = Union[str, Path]
+
+
+def read_list_file(list_file: PathLike, labelled: bool = False) -> List[Tuple[str, Optional[int]]]:
+    """(relative path, label or None) for every non-blank line of a list file."""
+    list_file = Path(list_file)
+    if not list_file.is_file():
+        raise DataError(f"{list_file}: no such list file")
+    entries = []
+    with open(list_file, "r", encoding="utf-8", errors="replace") as f:
+        for lineno, line in enumerate(f, 1):
+            tokens = line.split()
+            if not tokens:
+                continue
+            label = None
+            if labelled:
+                if len(tokens) < 2:
+                    raise DataError(f"{list_file}:{lineno}: labelled list line has no label: {line.strip()!r}")
+                try:
+                    label = int(tokens[1])
+                except ValueError:
+                    raise DataError(f"{list_file}:{lineno}: label {tokens[1]!r} is not an integer") from None
+            entries.append((tokens[0], label))
+    if not entries:
+        raise DataError(f"{list_file}: list file is empty")
+    return entries
+
+
+def _open_rgb(path: Path) -> np.ndarray:
+    """Decode a JPEG (or any PIL image) to uint8 (H, W, 3); grey images become RGB."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            return np.array(img.convert("RGB"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: listed clip is missing") from None
+    except UnidentifiedImageError:
+        raise DataError(f"{path}: not an image") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise DataError(f"{path}: truncated or unreadable image ({e})") from None
+
+
+def load_strip(path: PathLike, frames: int = 32, size: int = 64) -> torch.Tensor:
+    """One clip from a vertical strip: (3, frames, size, size) float32 in [-1, 1]."""
+    path = Path(path)
+    pixels = _open_rgb(path)
+    h, w = pixels.shape[:2]
+    if w == 0 or h % w:
+        raise DataError(f"{path}: strip height {h} is not a multiple of its width {w}")
+    n = min(h // w, frames)
+    clip = torch.from_numpy(pixels[: n * w].reshape(n, w, w, 3)).permute(0, 3, 1, 2).float().div_(255.0)
+    if w != size:
+        clip = F.interpolate(clip, size=(size, size), mode="bilinear", align_corners=False)
+    if n < frames:
+        # the original repeats the last frame of a short clip
+        clip = torch.cat([clip, clip[-1:].expand(frames - n, -1, -1, -1)], dim=0)
+    return clip.mul_(2.0).sub_(1.0).permute(1, 0, 2, 3).contiguous()
+
+
+class GolfClips(torch.utils.data.Dataset):
+    """Clips listed in a golf-format list file.
+
+    list_file: the list; root: the folder the listed paths are relative to (default:
+    the list file's folder). Items are clips (3, T, H, W) in [-1, 1], or
+    ``(clip, label)`` when ``labelled``. With ``check_files`` (default) every listed
+    file must exist when the data set is built, so a missing clip is reported at once
+    rather than from inside a DataLoader worker hours into training.
+    """
+
+    def __init__(self, list_file: PathLike, root: Optional[PathLike] = None, frames: int = 32, size: int = 64,
+                 labelled: bool = False, check_files: bool = True):
+        self.list_file = Path(list_file)
+        self.root = Path(root) if root is not None else self.list_file.parent
+        if not self.root.is_dir():
+            raise DataError(f"{self.root}: data root is not a folder")
+        self.frames, self.size, self.labelled = frames, size, labelled
+        self.entries = read_list_file(self.list_file, labelled)
+        if check_files:
+            for rel, _ in self.entries:
+                if not (self.root / rel).is_file():
+                    raise DataError(f"{self.root / rel}: listed in {self.list_file} but missing")
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def path(self, i: int) -> Path:
+        return self.root / self.entries[i][0]
+
+    def __getitem__(self, i: int):
+        clip = load_strip(self.path(i), self.frames, self.size)
+        if self.labelled:
+            return clip, self.entries[i][1]
+        return clip

@@ -1,0 +1,55 @@
+"""Where the tensors live and in what precision: device choice, autocast, seeding."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+
+import numpy as np
+import torch
+
+__all__ = ["pick_device", "autocast", "seed_everything", "PRECISIONS"]
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``"auto"`` takes CUDA, then Apple's MPS, then the CPU; any torch device string works too."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as e:
+        raise ValueError(f"unknown device {name!r}: {e}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for, but this torch sees no CUDA GPU")
+    return device
+
+
+def autocast(device: torch.device, precision: str):
+    """A context that runs the forward pass in ``precision`` (fp32 means no autocast).
+
+    bf16 works on CPU (about twice as fast as fp32 on a CPU with AVX-512 bf16 / AMX)
+    and CUDA; fp16 needs CUDA or MPS and a gradient scaler (see ``GANTrainer``).
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision == "fp16" and device.type == "cpu":
+        raise ValueError("precision 'fp16' needs a GPU; on the CPU use 'bf16'")
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, NumPy and torch; return a fresh ``torch.Generator`` seeded the same."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)

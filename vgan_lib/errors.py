@@ -1,0 +1,29 @@
+"""The kit's exceptions: each message is one line that names the file and what is wrong."""
+
+__all__ = ["VganError", "DataError", "CheckpointError"]
+
+
+class VganError(Exception):
+    """Base class; the CLI prints these as ``error: <message>`` and exits with status 2."""
+
+
+class DataError(VganError, ValueError):
+    """A data file that is missing, unreadable or not in the expected format."""
+
+
+class CheckpointError(VganError, ValueError):
+    """A file that is not a checkpoint, or one that does not fit the model it is loaded into."""
+
+
+def one_line(exc: BaseException) -> str:
+    """The last line of an exception's message.
+
+    A DataLoader worker re-raises errors with the worker's traceback prepended; the
+    kit's own message is the last line there.
+    """
+    text = str(exc).strip()
+    line = text.splitlines()[-1] if text else type(exc).__name__
+    for prefix in ("vgan_lib.errors.DataError: ", "vgan_lib.errors.CheckpointError: "):
+        if line.startswith(prefix):
+            line = line[len(prefix):]
+    return line

@@ -1,0 +1,287 @@
+"""The VideoGAN networks: two-stream generator, one-stream generator, discriminator.
+
+Read top to bottom. Shapes follow PyTorch's video layout ``(B, C, T, H, W)``.
+
+With the ``paper`` preset (64x64 pixels, 32 frames, z of 100, width 64) the modules
+match the original Torch7 release layer by layer:
+
+* ``TwoStreamGenerator``: 16,245,383 parameters
+  (foreground trunk 12,651,328 + video head 12,291 + mask head 4,097 + background 3,577,667)
+* ``Discriminator``:      11,041,473 parameters (trunk 11,025,088 + 1-logit head 16,385)
+
+Every network has five (transposed) convolutions. The first generator layer turns
+the 1x1x1 latent into a ``(T/16, H/16, W/16)`` block and four stride-2 layers double
+time and space, so frames and size must be multiples of 16. The discriminator
+mirrors this. Smaller presets shrink the widths and the video, never the depth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import NamedTuple, Optional
+
+import torch
+from torch import nn
+
+__all__ = [
+    "VideoGANConfig",
+    "PRESETS",
+    "get_config",
+    "Streams",
+    "TwoStreamGenerator",
+    "OneStreamGenerator",
+    "Discriminator",
+    "ActionClassifier",
+    "build_generator",
+    "build_models",
+    "init_weights",
+    "count_parameters",
+]
+
+
+@dataclass(frozen=True)
+class VideoGANConfig:
+    """Sizes of the networks and the videos they make.
+
+    frames: T, frames per clip (multiple of 16).
+    size:   H = W, pixels per side (multiple of 16).
+    z_dim:  length of the latent vector z ~ N(0, I).
+    width:  channels of the widest-resolution hidden layer; the other layers use
+            2x, 4x, 8x of it (64 gives the paper's 64-128-256-512).
+    generator: ``"two_stream"`` (foreground/mask/background) or ``"one_stream"``.
+    """
+
+    frames: int = 32
+    size: int = 64
+    z_dim: int = 100
+    width: int = 64
+    generator: str = "two_stream"
+
+    def __post_init__(self):
+        for name in ("frames", "size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 16 or value % 16:
+                raise ValueError(f"VideoGANConfig.{name} must be a positive multiple of 16, got {value!r}")
+        for name in ("z_dim", "width"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"VideoGANConfig.{name} must be a positive integer, got {value!r}")
+        if self.generator not in ("two_stream", "one_stream"):
+            raise ValueError(f"VideoGANConfig.generator must be 'two_stream' or 'one_stream', got {self.generator!r}")
+
+    @property
+    def video_shape(self) -> tuple:
+        """Shape of one clip, ``(3, T, H, W)``."""
+        return (3, self.frames, self.size, self.size)
+
+    @property
+    def seed_block(self) -> tuple:
+        """``(T/16, H/16, W/16)``: the first generator layer's output and the last D kernel."""
+        return (self.frames // 16, self.size // 16, self.size // 16)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "VideoGANConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown VideoGANConfig fields: {sorted(unknown)}")
+        return cls(**d)
+
+
+PRESETS = {
+    # The original: 64x64 pixels, 32 frames (about 1.3 s at 25 fps), widths 512-256-128-64.
+    "paper": VideoGANConfig(frames=32, size=64, z_dim=100, width=64),
+    # A CPU-friendly model: 32x32 pixels, 16 frames, half widths (256-128-64-32).
+    "small": VideoGANConfig(frames=16, size=32, z_dim=100, width=32),
+}
+
+
+def get_config(preset: str = "small", **overrides) -> VideoGANConfig:
+    """A preset by name, optionally with some fields replaced."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    return replace(PRESETS[preset], **overrides)
+
+
+class Streams(NamedTuple):
+    """Everything a generator computes for a batch of latents.
+
+    video:      (B, 3, T, H, W) in [-1, 1], the composite m*f + (1-m)*b.
+    foreground: (B, 3, T, H, W) in [-1, 1], f(z) (the whole video for one stream).
+    background: (B, 3, H, W) in [-1, 1], b(z), one still image; None for one stream.
+    mask:       (B, 1, T, H, W) in [0, 1], m(z); None for one stream.
+    """
+
+    video: torch.Tensor
+    foreground: torch.Tensor
+    background: Optional[torch.Tensor]
+    mask: Optional[torch.Tensor]
+
+
+def _up3d(cin: int, cout: int) -> list:
+    # kernel 4, stride 2, padding 1 doubles T, H and W exactly
+    return [nn.ConvTranspose3d(cin, cout, 4, 2, 1), nn.BatchNorm3d(cout), nn.ReLU(inplace=True)]
+
+
+def _up2d(cin: int, cout: int) -> list:
+    return [nn.ConvTranspose2d(cin, cout, 4, 2, 1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+
+
+def _foreground_trunk(cfg: VideoGANConfig) -> nn.Sequential:
+    """z (B, z, 1, 1, 1) -> (B, width, T/2, H/2, W/2)."""
+    w = cfg.width
+    return nn.Sequential(
+        nn.ConvTranspose3d(cfg.z_dim, 8 * w, cfg.seed_block, 1, 0), nn.BatchNorm3d(8 * w), nn.ReLU(inplace=True),
+        *_up3d(8 * w, 4 * w),
+        *_up3d(4 * w, 2 * w),
+        *_up3d(2 * w, w),
+    )
+
+
+class TwoStreamGenerator(nn.Module):
+    """G(z) = m(z) * f(z) + (1 - m(z)) * b(z).
+
+    A 3-D convolutional stream draws the moving foreground f and a mask m that says,
+    per pixel and frame, whether the foreground is shown; a 2-D stream draws one
+    background image b that stays still for the whole clip.
+    """
+
+    def __init__(self, cfg: VideoGANConfig):
+        super().__init__()
+        self.cfg = cfg
+        w = cfg.width
+        self.foreground = _foreground_trunk(cfg)
+        self.video_head = nn.Sequential(nn.ConvTranspose3d(w, 3, 4, 2, 1), nn.Tanh())
+        self.mask_head = nn.Sequential(nn.ConvTranspose3d(w, 1, 4, 2, 1), nn.Sigmoid())
+        self.background = nn.Sequential(
+            nn.ConvTranspose2d(cfg.z_dim, 8 * w, cfg.seed_block[1:], 1, 0), nn.BatchNorm2d(8 * w), nn.ReLU(inplace=True),
+            *_up2d(8 * w, 4 * w),
+            *_up2d(4 * w, 2 * w),
+            *_up2d(2 * w, w),
+            nn.ConvTranspose2d(w, 3, 4, 2, 1), nn.Tanh(),
+        )
+
+    def forward(self, z: torch.Tensor, return_streams: bool = False):
+        """z: (B, z_dim) -> video (B, 3, T, H, W), or ``Streams`` when ``return_streams``."""
+        B = z.shape[0]
+        h = self.foreground(z.view(B, -1, 1, 1, 1))
+        f = self.video_head(h)                       # (B, 3, T, H, W)
+        m = self.mask_head(h)                        # (B, 1, T, H, W)
+        b = self.background(z.view(B, -1, 1, 1))     # (B, 3, H, W)
+        # m broadcasts over colour, b over time
+        video = m * f + (1 - m) * b.unsqueeze(2)
+        if return_streams:
+            return Streams(video, f, b, m)
+        return video
+
+
+class OneStreamGenerator(nn.Module):
+    """The paper's baseline: one 3-D stream, no mask, no background."""
+
+    def __init__(self, cfg: VideoGANConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.foreground = _foreground_trunk(cfg)
+        self.video_head = nn.Sequential(nn.ConvTranspose3d(cfg.width, 3, 4, 2, 1), nn.Tanh())
+
+    def forward(self, z: torch.Tensor, return_streams: bool = False):
+        """z: (B, z_dim) -> video (B, 3, T, H, W), or ``Streams`` when ``return_streams``."""
+        video = self.video_head(self.foreground(z.view(z.shape[0], -1, 1, 1, 1)))
+        if return_streams:
+            return Streams(video, video, None, None)
+        return video
+
+
+class Discriminator(nn.Module):
+    """Five 3-D convolutions from a clip to one logit (real vs generated).
+
+    ``trunk`` maps (B, 3, T, H, W) to features (B, 8*width, T/16, H/16, W/16): 512
+    channels of 2x4x4 at paper size. ``head`` is the last convolution, whose kernel
+    covers that whole block and gives (B, 1, 1, 1, 1). Fine-tuning keeps the trunk
+    and swaps the head (see ``ActionClassifier``).
+    """
+
+    # The original's BatchNorm in D uses eps 1e-3 (Torch7's cudnn default there).
+    bn_eps = 1e-3
+
+    def __init__(self, cfg: VideoGANConfig):
+        super().__init__()
+        self.cfg = cfg
+        w = cfg.width
+
+        def down(cin, cout):
+            return [nn.Conv3d(cin, cout, 4, 2, 1), nn.BatchNorm3d(cout, eps=self.bn_eps), nn.LeakyReLU(0.2, inplace=True)]
+
+        self.trunk = nn.Sequential(
+            nn.Conv3d(3, w, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True),  # no BN on the first layer
+            *down(w, 2 * w),
+            *down(2 * w, 4 * w),
+            *down(4 * w, 8 * w),
+        )
+        self.head = nn.Conv3d(8 * w, 1, cfg.seed_block, 1, 0)
+
+    @property
+    def feature_channels(self) -> int:
+        return 8 * self.cfg.width
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, T, H, W) -> (B, 8*width, T/16, H/16, W/16)."""
+        return self.trunk(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, T, H, W) in [-1, 1] -> logits (B,); sigmoid(logit) = P(real)."""
+        return self.head(self.trunk(x)).flatten(1).squeeze(1)
+
+
+class ActionClassifier(nn.Module):
+    """A discriminator trunk with its last layer replaced by Dropout(0.5) + a K-way conv.
+
+    (B, 3, T, H, W) -> class logits (B, K). This is the original fine-tuning recipe.
+    """
+
+    def __init__(self, cfg: VideoGANConfig, num_classes: int, trunk: Optional[nn.Module] = None):
+        super().__init__()
+        self.cfg = cfg
+        self.num_classes = num_classes
+        self.trunk = trunk if trunk is not None else Discriminator(cfg).trunk
+        self.dropout = nn.Dropout(0.5)
+        self.head = nn.Conv3d(8 * cfg.width, num_classes, cfg.seed_block, 1, 0)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.trunk(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.dropout(self.trunk(x))).flatten(1)
+
+
+def build_generator(cfg: VideoGANConfig) -> nn.Module:
+    return TwoStreamGenerator(cfg) if cfg.generator == "two_stream" else OneStreamGenerator(cfg)
+
+
+@torch.no_grad()
+def init_weights(module: nn.Module, generator: Optional[torch.Generator] = None) -> nn.Module:
+    """The original initialisation: conv weights N(0, 0.01), BN weights N(1, 0.02), biases 0."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d)):
+            m.weight.normal_(0.0, 0.01, generator=generator)
+            if m.bias is not None:
+                m.bias.zero_()
+        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm3d)):
+            m.weight.normal_(1.0, 0.02, generator=generator)
+            m.bias.zero_()
+    return module
+
+
+def build_models(cfg: VideoGANConfig, seed: int = 0):
+    """A freshly initialised (G, D) pair; the same seed gives the same weights."""
+    g = torch.Generator().manual_seed(seed)
+    G = init_weights(build_generator(cfg), g)
+    D = init_weights(Discriminator(cfg), g)
+    return G, D
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

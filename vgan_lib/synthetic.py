@@ -1,0 +1,238 @@
+"""A synthetic stand-in for the golf data, written in the golf format itself.
+
+Every clip is a small scene filmed by a still camera: a textured static background
+(sky, horizon, ground with mown stripes and grain, a few static blocks) and one or
+more shaded objects that move over it (sliding and bouncing off the walls, falling
+and bouncing on the ground, or circling). The camera never moves, so the two-stream
+generator has something real to find: a background that stays, a foreground that
+moves, and a mask that separates them.
+
+Clips are written as golf strips (frames stacked vertically in one JPEG) with a list
+file, so ``GolfClips`` reads them exactly as it reads the real data. Clip ``i`` of a
+seed is the same whatever the number of clips asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional, Union
+
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+from .errors import DataError
+
+__all__ = ["SyntheticSpec", "render_clip", "make_synthetic"]
+
+MOTIONS = ("slide", "fall", "orbit")
+
+
+@dataclass(frozen=True)
+class SyntheticSpec:
+    """What to generate. ``min_frames < frames`` gives clips of varied length (the
+    loader repeats the last frame of a short clip, as with the real golf strips)."""
+
+    count: int = 5000
+    frames: int = 32
+    size: int = 64
+    seed: int = 0
+    max_objects: int = 2
+    min_frames: Optional[int] = None
+    quality: int = 92
+
+    def __post_init__(self):
+        if self.count < 1:
+            raise ValueError(f"count must be at least 1, got {self.count}")
+        if self.frames < 1 or self.size < 8:
+            raise ValueError(f"need frames >= 1 and size >= 8, got frames={self.frames}, size={self.size}")
+        if self.min_frames is not None and not 1 <= self.min_frames <= self.frames:
+            raise ValueError(f"min_frames must be in 1..frames, got {self.min_frames}")
+        if self.max_objects < 1:
+            raise ValueError(f"max_objects must be at least 1, got {self.max_objects}")
+
+
+# ---------------------------------------------------------------------------- drawing
+
+def _smooth_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
+    """Value noise: a random (cells x cells) grid upsampled bilinearly to (size, size), in [0, 1]."""
+    grid = rng.random((cells + 1, cells + 1))
+    t = np.linspace(0, cells, size, endpoint=False)
+    i = t.astype(int)
+    f = t - i
+    f = f * f * (3 - 2 * f)  # smoothstep hides the grid
+    rows = grid[i] * (1 - f)[:, None] + grid[i + 1] * f[:, None]
+    return rows[:, i] * (1 - f)[None, :] + rows[:, i + 1] * f[None, :]
+
+
+def _random_colour(rng: np.random.Generator, lo: float = 0.1, hi: float = 0.9) -> np.ndarray:
+    return rng.uniform(lo, hi, 3)
+
+
+def _background(rng: np.random.Generator, size: int) -> tuple:
+    """A static scene (size, size, 3) in [0, 1] and the ground line's row."""
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    horizon = rng.uniform(0.25, 0.55)
+    sky_top, sky_low = _random_colour(rng, 0.35, 0.95), _random_colour(rng, 0.5, 1.0)
+    sky = sky_top + (sky_low - sky_top) * (yy / max(horizon, 1e-3))[..., None]
+    clouds = _smooth_noise(rng, size, 4)
+    sky = sky + 0.15 * (clouds[..., None] - 0.5)
+
+    ground_colour = _random_colour(rng, 0.15, 0.75)
+    angle = rng.uniform(0, np.pi)
+    period = rng.uniform(0.08, 0.25)
+    stripes = np.sin(2 * np.pi * (xx * np.cos(angle) + yy * np.sin(angle)) / period)
+    grain = _smooth_noise(rng, size, max(4, size // 4))
+    ground = ground_colour * (1 + 0.12 * stripes[..., None] + 0.25 * (grain[..., None] - 0.5))
+
+    scene = np.where((yy < horizon)[..., None], sky, ground)
+    for _ in range(rng.integers(1, 4)):  # static blocks standing on the horizon
+        w, h = rng.uniform(0.06, 0.2), rng.uniform(0.1, 0.35)
+        x0 = rng.uniform(0, 1 - w)
+        inside = (xx >= x0) & (xx < x0 + w) & (yy >= horizon - h) & (yy < horizon + 0.02)
+        shade = 0.8 + 0.2 * (xx - x0) / w
+        scene = np.where(inside[..., None], _random_colour(rng, 0.05, 0.6) * shade[..., None], scene)
+    return np.clip(scene, 0, 1).astype(np.float32), horizon
+
+
+def _reflect(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Fold a straight path back into [lo, hi]: the position of a point bouncing off two walls."""
+    span = max(hi - lo, 1e-6)
+    u = np.mod(x - lo, 2 * span)
+    return lo + np.where(u < span, u, 2 * span - u)
+
+
+def _trajectory(rng: np.random.Generator, frames: int, radius: float, ground: float) -> np.ndarray:
+    """(frames, 2) centres (x, y) in units of the frame side."""
+    t = np.arange(frames, dtype=np.float64)
+    motion = MOTIONS[rng.integers(len(MOTIONS))]
+    lo, hi = radius, 1 - radius
+    if motion == "slide":
+        speed = rng.uniform(0.012, 0.03)
+        a = rng.uniform(0, 2 * np.pi)
+        x0, y0 = rng.uniform(lo, hi, 2)
+        x = _reflect(x0 + speed * np.cos(a) * t, lo, hi)
+        y = _reflect(y0 + speed * np.sin(a) * t, lo, hi)
+    elif motion == "fall":
+        # a ball dropped or thrown, bouncing on the ground line with some loss
+        floor = min(max(ground + rng.uniform(0.1, 0.35), 0.5), hi)
+        x = _reflect(rng.uniform(lo, hi) + rng.uniform(-0.02, 0.02) * t, lo, hi)
+        y = np.empty(frames)
+        pos, vel, g = rng.uniform(lo, floor - 0.2), rng.uniform(-0.01, 0.01), rng.uniform(0.003, 0.006)
+        for i in range(frames):
+            y[i] = pos
+            vel += g
+            pos += vel
+            if pos > floor:
+                pos, vel = floor - (pos - floor), -0.8 * vel
+    else:  # orbit
+        cx, cy = rng.uniform(0.35, 0.65, 2)
+        r = rng.uniform(0.12, min(cx, 1 - cx, cy, 1 - cy) - radius + 0.05)
+        w = rng.choice([-1, 1]) * rng.uniform(0.1, 0.25)
+        p = rng.uniform(0, 2 * np.pi)
+        x, y = cx + r * np.cos(p + w * t), cy + r * np.sin(p + w * t)
+    return np.stack([x, y], axis=1)
+
+
+def render_clip(index: int, frames: int = 32, size: int = 64, seed: int = 0, max_objects: int = 2) -> np.ndarray:
+    """Clip ``index`` of data set ``seed``: uint8 (frames, size, size, 3)."""
+    rng = np.random.default_rng([seed, index])
+    scene, horizon = _background(rng, size)
+    video = np.repeat(scene[None], frames, axis=0)
+    centres = (np.arange(size, dtype=np.float32) + 0.5) / size
+    for _ in range(rng.integers(1, max_objects + 1)):
+        radius = rng.uniform(0.07, 0.14)
+        colour = _random_colour(rng, 0.0, 1.0)
+        colour[rng.integers(3)] = rng.uniform(0.85, 1.0)  # keep objects vivid against the scene
+        colour = colour.astype(np.float32)
+        square = rng.random() < 0.35
+        path = _trajectory(rng, frames, radius, horizon)
+        for t, (cx, cy) in enumerate(path):
+            # draw only inside the object's bounding box
+            x0, x1 = max(int((cx - radius) * size) - 1, 0), min(int((cx + radius) * size) + 2, size)
+            y0, y1 = max(int((cy - radius) * size) - 1, 0), min(int((cy + radius) * size) + 2, size)
+            if x0 >= x1 or y0 >= y1:
+                continue
+            dx = centres[None, x0:x1] - np.float32(cx)
+            dy = centres[y0:y1, None] - np.float32(cy)
+            dist = np.maximum(np.abs(dx), np.abs(dy)) if square else np.sqrt(dx * dx + dy * dy)
+            # anti-aliased edge one pixel wide, and light from the top left
+            alpha = np.clip((radius - dist) * size + 0.5, 0, 1)[..., None]
+            light = 1.0 - 0.45 * np.clip((dx + dy) / (2 * radius) + 0.5, 0, 1)[..., None]
+            patch = video[t, y0:y1, x0:x1]
+            patch += alpha * (colour * light - patch)
+    return (np.clip(video, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def _clip_path(index: int) -> str:
+    return f"clips/{index // 1000:03d}/{index:06d}.jpg"
+
+
+def _write_range(out: str, spec: SyntheticSpec, start: int, stop: int) -> list:
+    lines = []
+    for i in range(start, stop):
+        frames = spec.frames
+        if spec.min_frames is not None and spec.min_frames < spec.frames:
+            frames = int(np.random.default_rng([spec.seed, i, 1]).integers(spec.min_frames, spec.frames + 1))
+        clip = render_clip(i, frames, spec.size, spec.seed, spec.max_objects)
+        rel = _clip_path(i)
+        dest = Path(out) / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(clip.reshape(frames * spec.size, spec.size, 3)).save(dest, quality=spec.quality)
+        lines.append(rel)
+    return lines
+
+
+def make_synthetic(out_dir: Union[str, Path], spec: SyntheticSpec = SyntheticSpec(), workers: Optional[int] = None,
+                   progress: bool = True, overwrite: bool = False) -> Path:
+    """Write ``spec.count`` clips and ``train.txt`` under ``out_dir``; return the list file.
+
+    A folder that already holds the same spec (``synthetic.json``) is left as it is,
+    so notebooks can call this on every run.
+    """
+    out = Path(out_dir)
+    manifest = out / "synthetic.json"
+    list_file = out / "train.txt"
+    wanted = asdict(spec)
+    if not overwrite and manifest.is_file() and list_file.is_file():
+        try:
+            if json.loads(manifest.read_text()) == wanted:
+                return list_file
+        except json.JSONDecodeError:
+            pass
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"{out}: cannot create the output folder ({e.strerror})") from None
+    if not os.access(out, os.W_OK):
+        raise DataError(f"{out}: output folder is not writable")
+    manifest.unlink(missing_ok=True)
+
+    workers = workers or min(os.cpu_count() or 1, 8)
+    chunk = 64
+    ranges = [(s, min(s + chunk, spec.count)) for s in range(0, spec.count, chunk)]
+    lines: list = []
+    bar = tqdm(total=spec.count, desc="synthetic clips", unit="clip", disable=not progress)
+    try:
+        if workers > 1 and len(ranges) > 1:
+            with ProcessPoolExecutor(workers) as pool:
+                for part in pool.map(_write_range, [str(out)] * len(ranges), [spec] * len(ranges),
+                                     *zip(*ranges)):
+                    lines += part
+                    bar.update(len(part))
+        else:
+            for s, e in ranges:
+                part = _write_range(str(out), spec, s, e)
+                lines += part
+                bar.update(len(part))
+    finally:
+        bar.close()
+    tmp = list_file.with_suffix(".txt.tmp")
+    tmp.write_text("".join(line + "\n" for line in lines))
+    os.replace(tmp, list_file)
+    manifest.write_text(json.dumps(wanted, indent=2) + "\n")
+    return list_file

@@ -1,0 +1,375 @@
+"""Training a VideoGAN: the losses, one GAN step (Algorithm 1), and a plain loop.
+
+One iteration, as in the original release:
+
+1. ``d_steps`` times (default 1): sample z, make fake = G(z); update D on a real
+   batch and on fake.detach() with the halved cross-entropy
+   ``0.5 * (BCE(D(real), 1) + BCE(D(fake), 0))``.
+2. Once: update G on the *same* fake batch (no new z), pushing D(fake) towards
+   "real" (non-saturating) or minimising log(1 - D(fake)) (the minimax form), plus
+   the mask sparsity penalty ``mask_lambda * mean|m|``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Callable, Iterator, Optional, Sequence, Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from .device import autocast, pick_device
+
+__all__ = [
+    "TrainConfig",
+    "d_loss",
+    "g_loss",
+    "mask_penalty",
+    "GANTrainer",
+    "ShuffleStream",
+    "fit",
+]
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings; the defaults are the original's."""
+
+    batch_size: int = 64
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    mask_lambda: float = 0.1
+    d_steps: int = 1
+    g_loss: str = "non_saturating"   # or "saturating" (the minimax form)
+    device: str = "auto"
+    precision: str = "fp32"          # "fp32", "bf16" (CPU or CUDA) or "fp16" (GPU)
+    channels_last: bool = False      # torch.channels_last_3d memory layout
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.g_loss not in ("non_saturating", "saturating"):
+            raise ValueError(f"g_loss must be 'non_saturating' or 'saturating', got {self.g_loss!r}")
+        if self.d_steps < 1:
+            raise ValueError(f"d_steps must be at least 1, got {self.d_steps}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+# ---------------------------------------------------------------------------- losses
+
+def d_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
+    """The discriminator's cross-entropy on a real and a fake batch, halved."""
+    real = F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real))
+    fake = F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake))
+    return 0.5 * (real + fake)
+
+
+def g_loss(logits_fake: torch.Tensor, kind: str = "non_saturating") -> torch.Tensor:
+    """The generator's adversarial loss on D's logits for a fake batch.
+
+    non_saturating: -mean log D(G(z)), strong gradients while D rejects the fakes.
+    saturating:      mean log(1 - D(G(z))), the minimax game's own term; its gradient
+                     vanishes exactly when G is bad and D is confident.
+    """
+    if kind == "non_saturating":
+        return F.binary_cross_entropy_with_logits(logits_fake, torch.ones_like(logits_fake))
+    if kind == "saturating":
+        return -F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake))
+    raise ValueError(f"unknown generator loss {kind!r}")
+
+
+def mask_penalty(mask: Optional[torch.Tensor]) -> torch.Tensor:
+    """mean |m| over every mask element in the batch (0 for a one-stream generator)."""
+    if mask is None:
+        return torch.zeros(())
+    return mask.float().abs().mean()
+
+
+# ---------------------------------------------------------------------------- one step
+
+def _to_device(module: nn.Module, device: torch.device, channels_last: bool) -> nn.Module:
+    module = module.to(device)
+    if channels_last:
+        # only the 3-D convolutions have 5-D weights; the background's 2-D ones keep their layout
+        for p in module.parameters():
+            if p.dim() == 5:
+                p.data = p.data.contiguous(memory_format=torch.channels_last_3d)
+    return module
+
+
+def _as_batches(reals) -> list:
+    return [reals] if isinstance(reals, torch.Tensor) else list(reals)
+
+
+class GANTrainer:
+    """Holds G, D, their Adam optimisers and the latent sampler; ``step`` does one iteration.
+
+    Latents are drawn on the CPU from the trainer's own generator and then moved, so
+    a seed gives the same z on every device, and a checkpoint can restore the stream.
+    """
+
+    def __init__(self, G: nn.Module, D: nn.Module, cfg: TrainConfig = TrainConfig()):
+        self.cfg = cfg
+        self.device = pick_device(cfg.device)
+        autocast(self.device, cfg.precision)  # fails early on an impossible combination
+        self.memory_format = torch.channels_last_3d if cfg.channels_last else torch.contiguous_format
+        self.G = _to_device(G, self.device, cfg.channels_last)
+        self.D = _to_device(D, self.device, cfg.channels_last)
+        betas = (cfg.beta1, cfg.beta2)
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=betas)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=betas)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
+        self.z_gen = torch.Generator().manual_seed(cfg.seed)
+        self.step_count = 0
+        self.history: list = []
+
+    @property
+    def z_dim(self) -> int:
+        return self.G.cfg.z_dim
+
+    def sample_z(self, n: int) -> torch.Tensor:
+        """(n, z_dim) latents from the trainer's own stream, on its device."""
+        return torch.randn(n, self.z_dim, generator=self.z_gen).to(self.device)
+
+    def _to_device(self, x: torch.Tensor) -> torch.Tensor:
+        return x.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+
+    def step(self, reals: Union[torch.Tensor, Sequence[torch.Tensor]]) -> dict:
+        """One GAN iteration.
+
+        reals: a real batch (B, 3, T, H, W) in [-1, 1], or ``d_steps`` of them.
+        Returns plain floats: ``loss_d``, ``loss_g`` (adversarial + penalty),
+        ``loss_adv``, ``mask_l1``, ``d_real`` and ``d_fake`` (D's mean probability of
+        "real" on the last D step's batches, before D's update).
+        """
+        cfg, G, D = self.cfg, self.G, self.D
+        batches = _as_batches(reals)
+        if len(batches) != cfg.d_steps:
+            raise ValueError(f"step() needs {cfg.d_steps} real batches (d_steps), got {len(batches)}")
+        G.train()
+        D.train()
+        amp = lambda: autocast(self.device, cfg.precision)  # noqa: E731
+
+        D.requires_grad_(True)
+        for i, real in enumerate(batches):
+            real = self._to_device(real)
+            z = self.sample_z(real.shape[0])
+            last = i == len(batches) - 1
+            # only the last fake batch is reused by the G step, so only it keeps its graph
+            with amp(), torch.set_grad_enabled(last):
+                streams = G(z, return_streams=True)
+            with amp():
+                logit_real = D(real)
+                logit_fake = D(streams.video.detach())
+                loss_d = d_loss(logit_real.float(), logit_fake.float())
+            self.opt_D.zero_grad(set_to_none=True)
+            self.scaler.scale(loss_d).backward()
+            self.scaler.step(self.opt_D)
+
+        # G step on the same fakes; D's weights need no gradients here
+        D.requires_grad_(False)
+        with amp():
+            logit_fake_g = D(streams.video)
+            adv = g_loss(logit_fake_g.float(), cfg.g_loss)
+            l1 = mask_penalty(streams.mask).to(adv.device)
+            loss_g = adv + cfg.mask_lambda * l1
+        self.opt_G.zero_grad(set_to_none=True)
+        self.scaler.scale(loss_g).backward()
+        self.scaler.step(self.opt_G)
+        self.scaler.update()
+        D.requires_grad_(True)
+
+        self.step_count += 1
+        record = {
+            "step": self.step_count,
+            "loss_d": loss_d.item(),
+            "loss_g": loss_g.item(),
+            "loss_adv": adv.item(),
+            "mask_l1": l1.item(),
+            "d_real": torch.sigmoid(logit_real.float()).mean().item(),
+            "d_fake": torch.sigmoid(logit_fake.float()).mean().item(),
+        }
+        self.history.append(record)
+        return record
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, return_streams: bool = False):
+        """G in eval mode (BatchNorm running statistics) on given latents (n, z_dim)."""
+        was_training = self.G.training
+        self.G.eval()
+        try:
+            with autocast(self.device, self.cfg.precision):
+                out = self.G(z.to(self.device), return_streams=return_streams)
+        finally:
+            self.G.train(was_training)
+        if return_streams:
+            return type(out)(*(None if t is None else t.float().cpu() for t in out))
+        return out.float().cpu()
+
+    # -------------------------------------------------------------- state for checkpoints
+    def state_dict(self) -> dict:
+        return {
+            "G": self.G.state_dict(),
+            "D": self.D.state_dict(),
+            "opt_G": self.opt_G.state_dict(),
+            "opt_D": self.opt_D.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "z_gen": self.z_gen.get_state(),
+            "step": self.step_count,
+            "history": {k: [h[k] for h in self.history] for k in (self.history[0] if self.history else {})},
+            "train_config": self.cfg.to_dict(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.opt_G.load_state_dict(state["opt_G"])
+        self.opt_D.load_state_dict(state["opt_D"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.z_gen.set_state(state["z_gen"])
+        self.step_count = int(state["step"])
+        cols = state.get("history") or {}
+        n = len(next(iter(cols.values()))) if cols else 0
+        self.history = [{k: cols[k][i] for k in cols} for i in range(n)]
+
+
+# ---------------------------------------------------------------------------- data order
+
+class ShuffleStream(torch.utils.data.Sampler):
+    """An endless stream of data indices: epoch e is a permutation seeded by (seed, e).
+
+    ``start`` skips that many indices, so a resumed run sees exactly the clips the
+    uninterrupted run would have seen next.
+    """
+
+    def __init__(self, n: int, seed: int = 0, start: int = 0):
+        if n < 1:
+            raise ValueError("cannot sample from an empty data set")
+        self.n, self.seed, self.start = n, seed, start
+
+    def __iter__(self) -> Iterator[int]:
+        epoch, offset = divmod(self.start, self.n)
+        while True:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+            order = torch.randperm(self.n, generator=g).tolist()
+            yield from order[offset:]
+            epoch, offset = epoch + 1, 0
+
+    def __len__(self):  # endless; DataLoader only asks for len when told to
+        return 2**62
+
+
+# ---------------------------------------------------------------------------- the loop
+
+@dataclass
+class FitResult:
+    history: list           # one dict per step (see GANTrainer.step)
+    samples: dict           # step -> uint8 array (n, T, H, W, 3) of the fixed latents
+    seconds: float
+    videos_per_second: float
+
+
+def _clips_of(batch):
+    # a labelled data set yields (clips, labels); the GAN only needs the clips
+    return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
+def to_uint8_frames(video: torch.Tensor) -> np.ndarray:
+    """(B, 3, T, H, W) in [-1, 1] -> uint8 (B, T, H, W, 3)."""
+    x = ((video.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 4, 1).cpu().numpy()
+
+
+def fit(
+    trainer: GANTrainer,
+    dataset: torch.utils.data.Dataset,
+    iterations: int,
+    *,
+    num_workers: int = 0,
+    fixed_z: Optional[torch.Tensor] = None,
+    sample_every: int = 0,
+    checkpoint_every: int = 0,
+    out_dir: Optional[Union[str, Path]] = None,
+    progress: bool = True,
+    on_step: Optional[Callable[[dict], None]] = None,
+    data_seed: Optional[int] = None,
+) -> FitResult:
+    """Train until ``trainer.step_count == iterations``.
+
+    Each iteration draws ``d_steps`` real batches from an endless shuffled stream whose
+    position follows from the step count, so resuming from a checkpoint continues
+    the same stream. Every ``sample_every`` steps (and at the end) G draws
+    ``fixed_z``; with ``out_dir`` those samples are written as mp4 and the
+    checkpoint ``out_dir/checkpoint.pt`` is refreshed every ``checkpoint_every``
+    steps and at the end.
+    """
+    from . import checkpoint as ckpt  # local: checkpoint imports this module
+    from .video import write_video_grid
+
+    cfg = trainer.cfg
+    per_step = cfg.batch_size * cfg.d_steps
+    seed = cfg.seed if data_seed is None else data_seed
+    sampler = ShuffleStream(len(dataset), seed=seed, start=trainer.step_count * per_step)
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=cfg.batch_size, sampler=sampler, drop_last=True,
+        num_workers=num_workers, pin_memory=trainer.device.type == "cuda",
+        persistent_workers=False,
+    )
+    out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        (out / "samples").mkdir(parents=True, exist_ok=True)
+
+    samples: dict = {}
+
+    def take_samples():
+        if fixed_z is None:
+            return
+        frames = to_uint8_frames(trainer.generate(fixed_z))
+        samples[trainer.step_count] = frames
+        if out is not None:
+            write_video_grid(out / "samples" / f"step_{trainer.step_count:07d}.mp4", frames)
+
+    start_step = trainer.step_count
+    todo = max(0, iterations - start_step)
+    batches = iter(loader)
+    t0 = time.perf_counter()
+    bar = tqdm(total=iterations, initial=start_step, desc="train", unit="it", disable=not progress, dynamic_ncols=True)
+    try:
+        for _ in range(todo):
+            reals = [_clips_of(next(batches)) for _ in range(cfg.d_steps)]
+            rec = trainer.step(reals)
+            bar.update(1)
+            if trainer.step_count % 10 == 0 or trainer.step_count == iterations:
+                bar.set_postfix(loss_d=f"{rec['loss_d']:.3f}", loss_g=f"{rec['loss_g']:.3f}",
+                                d_real=f"{rec['d_real']:.2f}", d_fake=f"{rec['d_fake']:.2f}")
+            if on_step is not None:
+                on_step(rec)
+            if sample_every and trainer.step_count % sample_every == 0:
+                take_samples()
+            if out is not None and checkpoint_every and trainer.step_count % checkpoint_every == 0:
+                ckpt.save_checkpoint(out / "checkpoint.pt", trainer)
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - t0
+    if fixed_z is not None and trainer.step_count not in samples:
+        take_samples()
+    if out is not None:
+        ckpt.save_checkpoint(out / "checkpoint.pt", trainer)
+    vps = todo * per_step / seconds if seconds > 0 and todo else math.nan
+    return FitResult(history=trainer.history, samples=samples, seconds=seconds, videos_per_second=vps)

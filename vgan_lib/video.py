@@ -1,0 +1,162 @@
+"""Video in and out: tensors to uint8 frames, mediapy for showing and writing, PyAV for reading.
+
+mediapy shells out to an ``ffmpeg`` program. A fresh machine often has none on its
+PATH, so the first use points mediapy at the binary that the ``imageio-ffmpeg``
+wheel bundles. Reading goes through PyAV, which links FFmpeg's libraries itself and
+is faster than piping through a subprocess.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Mapping, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+__all__ = [
+    "to_uint8",
+    "upscale",
+    "tile_videos",
+    "ensure_ffmpeg",
+    "write_video",
+    "write_video_grid",
+    "show_videos",
+    "read_video",
+]
+
+_ffmpeg_ready = False
+
+
+def to_uint8(video: Union[torch.Tensor, np.ndarray]) -> np.ndarray:
+    """Videos in [-1, 1] or [0, 1]-masks to uint8 frames.
+
+    (B, C, T, H, W) -> (B, T, H, W, 3); (C, T, H, W) -> (T, H, W, 3).
+    One-channel inputs (masks in [0, 1]) become grey RGB; three-channel inputs are
+    taken to be in [-1, 1].
+    """
+    x = torch.as_tensor(video).detach().float().cpu()
+    single = x.dim() == 4
+    if single:
+        x = x.unsqueeze(0)
+    if x.dim() != 5:
+        raise ValueError(f"expected (B, C, T, H, W) or (C, T, H, W), got shape {tuple(x.shape)}")
+    if x.shape[1] == 1:
+        x = x.clamp(0, 1).expand(-1, 3, -1, -1, -1) * 255.0
+    else:
+        x = (x.clamp(-1, 1) + 1) * 127.5
+    out = x.round().to(torch.uint8).permute(0, 2, 3, 4, 1).numpy()
+    return out[0] if single else out
+
+
+def upscale(frames: np.ndarray, factor: int) -> np.ndarray:
+    """Nearest-neighbour enlargement of (..., H, W, C) frames, so small videos stay crisp."""
+    if factor <= 1:
+        return frames
+    return frames.repeat(factor, axis=-3).repeat(factor, axis=-2)
+
+
+def tile_videos(videos: np.ndarray, columns: Optional[int] = None, pad: int = 1, pad_value: int = 255) -> np.ndarray:
+    """(N, T, H, W, 3) -> one (T, H', W', 3) video with the clips in a grid."""
+    n, t, h, w, c = videos.shape
+    columns = columns or int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / columns))
+    grid = np.full((t, rows * (h + pad) + pad, columns * (w + pad) + pad, c), pad_value, dtype=videos.dtype)
+    for i in range(n):
+        r, k = divmod(i, columns)
+        y, x = pad + r * (h + pad), pad + k * (w + pad)
+        grid[:, y:y + h, x:x + w] = videos[i]
+    return grid
+
+
+def ensure_ffmpeg() -> str:
+    """Point mediapy at an ffmpeg program: the one on PATH, else imageio-ffmpeg's bundled binary."""
+    global _ffmpeg_ready
+    import mediapy
+
+    path = shutil.which("ffmpeg")
+    if path is None:
+        try:
+            import imageio_ffmpeg
+        except ImportError:
+            raise RuntimeError("no ffmpeg found: install the imageio-ffmpeg package or a system ffmpeg") from None
+        path = imageio_ffmpeg.get_ffmpeg_exe()
+    if not _ffmpeg_ready:
+        mediapy.set_ffmpeg(path)
+        _ffmpeg_ready = True
+    return path
+
+
+def _even(frames: np.ndarray) -> np.ndarray:
+    # H.264 with yuv420p needs even sides
+    t, h, w = frames.shape[:3]
+    return np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge") if (h % 2 or w % 2) else frames
+
+
+def write_video(path: Union[str, Path], frames: np.ndarray, fps: float = 8, scale: int = 1) -> Path:
+    """Write uint8 frames (T, H, W, 3) as .mp4 (H.264) or .gif, chosen by the suffix."""
+    import mediapy
+
+    ensure_ffmpeg()
+    path = Path(path)
+    frames = upscale(np.asarray(frames), scale)
+    codec = "gif" if path.suffix.lower() == ".gif" else "h264"
+    if codec == "h264":
+        frames = _even(frames)
+    mediapy.write_video(path, frames, fps=fps, codec=codec)
+    return path
+
+
+def write_video_grid(path: Union[str, Path], videos: np.ndarray, fps: float = 8, scale: int = 2,
+                     columns: Optional[int] = None) -> Path:
+    """Write a batch of uint8 clips (N, T, H, W, 3) as one video with the clips tiled."""
+    return write_video(path, tile_videos(videos, columns), fps=fps, scale=scale)
+
+
+def show_videos(videos: Union[Mapping[str, np.ndarray], Sequence[np.ndarray]], fps: float = 8,
+                scale: int = 4, columns: Optional[int] = None, codec: str = "h264", **kwargs):
+    """Show uint8 clips (T, H, W, 3) in a notebook, enlarged ``scale`` times without blur."""
+    import mediapy
+
+    ensure_ffmpeg()
+    if isinstance(videos, Mapping):
+        videos = {k: _even(upscale(np.asarray(v), scale)) for k, v in videos.items()}
+    else:
+        videos = [_even(upscale(np.asarray(v), scale)) for v in videos]
+    return mediapy.show_videos(videos, fps=fps, columns=columns, codec=codec, **kwargs)
+
+
+def read_video(path: Union[str, Path], max_frames: Optional[int] = None) -> tuple:
+    """Decode a video file with PyAV.
+
+    Returns (frames, fps): uint8 (T, H, W, 3) and the stream's average frame rate.
+    Raises ``DataError`` naming the file when it cannot be opened or holds no frames.
+    """
+    import av
+
+    from .errors import DataError
+
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such video file")
+    frames = []
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise DataError(f"{path}: has no video stream")
+            stream = container.streams.video[0]
+            fps = float(stream.average_rate) if stream.average_rate else 0.0
+            for frame in container.decode(stream):
+                frames.append(frame.to_ndarray(format="rgb24"))
+                if max_frames is not None and len(frames) >= max_frames:
+                    break
+    except DataError:
+        raise
+    except (av.error.FFmpegError, OSError, ValueError) as e:
+        if not frames:
+            raise DataError(f"{path}: cannot decode video ({type(e).__name__}: {e})") from None
+        # a truncated file: keep the frames decoded before the damage
+    if not frames:
+        raise DataError(f"{path}: video has no frames")
+    return np.stack(frames), fps
