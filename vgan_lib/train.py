@@ -18,7 +18,6 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Sequence, Union
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -290,12 +289,6 @@ def _clips_of(batch):
     return batch[0] if isinstance(batch, (tuple, list)) else batch
 
 
-def to_uint8_frames(video: torch.Tensor) -> np.ndarray:
-    """(B, 3, T, H, W) in [-1, 1] -> uint8 (B, T, H, W, 3)."""
-    x = ((video.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return x.permute(0, 2, 3, 4, 1).cpu().numpy()
-
-
 def fit(
     trainer: GANTrainer,
     dataset: torch.utils.data.Dataset,
@@ -320,7 +313,7 @@ def fit(
     steps and at the end.
     """
     from . import checkpoint as ckpt  # local: checkpoint imports this module
-    from .video import write_video_grid
+    from .video import to_uint8, write_video_grid
 
     cfg = trainer.cfg
     per_step = cfg.batch_size * cfg.d_steps
@@ -340,7 +333,7 @@ def fit(
     def take_samples():
         if fixed_z is None:
             return
-        frames = to_uint8_frames(trainer.generate(fixed_z))
+        frames = to_uint8(trainer.generate(fixed_z))
         samples[trainer.step_count] = frames
         if out is not None:
             write_video_grid(out / "samples" / f"step_{trainer.step_count:07d}.mp4", frames)

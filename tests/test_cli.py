@@ -1,0 +1,88 @@
+"""The command line: help for every command, a working make-data -> train -> sample path,
+and one-line errors for bad arguments and bad files."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vgan_lib.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "vgan_lib", *args], capture_output=True, text=True, cwd=ROOT)
+
+
+@pytest.mark.parametrize("command", ["make-data", "train", "sample"])
+def test_every_command_has_help(command):
+    result = run_cli(command, "--help")
+    assert result.returncode == 0 and "usage: vgan " + command in result.stdout
+
+
+def _error_line(capsys, argv):
+    code = None
+    try:
+        code = main(argv)
+    except SystemExit as e:  # argparse
+        code = e.code
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def test_an_argument_of_the_wrong_type_is_one_line(capsys):
+    line = _error_line(capsys, ["train", "--batch-size", "many"])
+    assert line == "vgan train: error: argument --batch-size: 'many' is not a whole number (see --help)"
+
+
+def test_a_missing_list_file_is_one_line_naming_it(capsys, tmp_path):
+    line = _error_line(capsys, ["train", "--data", str(tmp_path / "none.txt"), "--out", str(tmp_path / "run")])
+    assert line == f"vgan: error: {tmp_path / 'none.txt'}: no such list file"
+
+
+def test_sampling_from_a_file_that_is_not_a_checkpoint_is_one_line(capsys, tmp_path):
+    (tmp_path / "x.pt").write_text("nope")
+    line = _error_line(capsys, ["sample", "--checkpoint", str(tmp_path / "x.pt"), "--out", str(tmp_path)])
+    assert line.startswith(f"vgan: error: {tmp_path / 'x.pt'}: not a vgan_lib checkpoint")
+
+
+def test_an_output_folder_that_cannot_be_made_is_one_line(capsys, tmp_path):
+    (tmp_path / "file").write_text("")
+    line = _error_line(capsys, ["make-data", "--out", str(tmp_path / "file" / "d"), "--count", "1"])
+    assert line.startswith(f"vgan: error: {tmp_path / 'file' / 'd'}: cannot create the output folder")
+
+
+def test_impossible_model_sizes_are_one_line(capsys, synthetic_dir, tmp_path):
+    line = _error_line(capsys, ["train", "--data", str(synthetic_dir / "train.txt"), "--frames", "20",
+                                "--out", str(tmp_path / "r")])
+    assert "frames must be a positive multiple of 16" in line
+
+
+@pytest.mark.slow
+def test_make_data_train_resume_and_sample_end_to_end(tmp_path):
+    data = tmp_path / "data"
+    r = run_cli("make-data", "--out", str(data), "--count", "24", "--frames", "16", "--size", "32")
+    assert r.returncode == 0, r.stderr
+    train = ["train", "--data", str(data / "train.txt"), "--frames", "16", "--size", "16", "--width", "4",
+             "--batch-size", "4", "--workers", "0", "--out", str(tmp_path / "run"), "--sample-every", "2",
+             "--no-progress"]
+    r = run_cli(*train, "--iterations", "2")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "run" / "checkpoint.pt").is_file()
+    assert (tmp_path / "run" / "samples" / "step_0000002.mp4").stat().st_size > 0
+
+    r = run_cli(*train, "--iterations", "3")
+    assert r.returncode == 2 and "pass --resume" in r.stderr
+    r = run_cli(*train, "--iterations", "3", "--resume")
+    assert r.returncode == 0 and "resumed from" in r.stdout and "at step 2" in r.stdout
+
+    r = run_cli("sample", "--checkpoint", str(tmp_path / "run" / "checkpoint.pt"), "--out", str(tmp_path / "s"),
+                "--n", "4", "--format", "gif")
+    assert r.returncode == 0, r.stderr
+    for view in ("video", "foreground", "background", "mask"):
+        assert (tmp_path / "s" / f"{view}.gif").stat().st_size > 0

@@ -1,0 +1,108 @@
+"""The networks: sizes, shapes, ranges and the two-stream composition."""
+
+import pytest
+import torch
+
+from vgan_lib.model import (PRESETS, ActionClassifier, Discriminator, OneStreamGenerator, TwoStreamGenerator,
+                            VideoGANConfig, build_models, count_parameters, get_config, init_weights)
+
+
+def test_paper_generator_has_exactly_the_original_parameter_count():
+    G = TwoStreamGenerator(PRESETS["paper"])
+    assert count_parameters(G) == 16_245_383
+    assert count_parameters(G.foreground) == 12_651_328
+    assert count_parameters(G.video_head) == 12_291
+    assert count_parameters(G.mask_head) == 4_097
+    assert count_parameters(G.background) == 3_577_667
+
+
+def test_paper_discriminator_has_exactly_the_original_parameter_count():
+    D = Discriminator(PRESETS["paper"])
+    assert count_parameters(D) == 11_041_473
+    assert count_parameters(D.trunk) == 11_025_088
+    # the original's 2-way softmax head is one more 512x2x4x4 filter plus a bias
+    two_way = torch.nn.Conv3d(512, 2, (2, 4, 4))
+    assert count_parameters(D.trunk) + count_parameters(two_way) == 11_057_858
+
+
+@pytest.mark.parametrize("preset", ["paper", "small"])
+def test_generator_streams_have_the_documented_shapes(preset):
+    cfg = PRESETS[preset]
+    G, _ = build_models(cfg)
+    s = G(torch.randn(2, cfg.z_dim), return_streams=True)
+    T, S = cfg.frames, cfg.size
+    assert s.video.shape == (2, 3, T, S, S)
+    assert s.foreground.shape == (2, 3, T, S, S)
+    assert s.background.shape == (2, 3, S, S)
+    assert s.mask.shape == (2, 1, T, S, S)
+
+
+def test_discriminator_trunk_gives_the_feature_block_and_head_one_logit():
+    cfg = PRESETS["paper"]
+    D = Discriminator(cfg).eval()
+    x = torch.rand(2, 3, 32, 64, 64) * 2 - 1
+    assert D.features(x).shape == (2, 512, 2, 4, 4)
+    assert D(x).shape == (2,)
+
+
+def test_outputs_stay_in_range_and_background_is_the_same_in_every_frame(tiny_cfg):
+    G, _ = build_models(tiny_cfg, seed=1)
+    s = G(torch.randn(3, tiny_cfg.z_dim) * 3, return_streams=True)
+    assert s.video.abs().max() <= 1 and s.foreground.abs().max() <= 1 and s.background.abs().max() <= 1
+    assert 0 <= s.mask.min() and s.mask.max() <= 1
+    # wherever the mask is closed, every frame shows the one background image
+    composite_bg = (s.video - s.mask * s.foreground) / (1 - s.mask)
+    assert torch.allclose(composite_bg, s.background.unsqueeze(2).expand_as(composite_bg), atol=1e-5)
+
+
+def test_composite_is_mask_times_foreground_plus_inverse_mask_times_background(tiny_cfg):
+    G, _ = build_models(tiny_cfg)
+    s = G(torch.randn(2, tiny_cfg.z_dim), return_streams=True)
+    expected = s.mask * s.foreground + (1 - s.mask) * s.background[:, :, None]
+    assert torch.allclose(s.video, expected)
+    assert torch.equal(G(torch.zeros(2, tiny_cfg.z_dim)), G(torch.zeros(2, tiny_cfg.z_dim)))
+
+
+def test_one_stream_generator_has_no_mask_and_no_background():
+    cfg = PRESETS["paper"]
+    G = OneStreamGenerator(cfg)
+    assert count_parameters(G) == 12_651_328 + 12_291
+    s = G(torch.randn(1, cfg.z_dim), return_streams=True)
+    assert s.video.shape == (1, 3, 32, 64, 64) and s.mask is None and s.background is None
+
+
+def test_initialisation_follows_the_original():
+    G, D = build_models(PRESETS["small"], seed=0)
+    w = D.trunk[2].weight
+    assert abs(w.std().item() - 0.01) < 5e-4 and abs(w.mean().item()) < 5e-4
+    bn = D.trunk[3]
+    assert abs(bn.weight.mean().item() - 1) < 0.01 and abs(bn.weight.std().item() - 0.02) < 0.01
+    assert bn.eps == 1e-3
+    assert all(m.bias.abs().max() == 0 for m in D.modules() if isinstance(m, torch.nn.Conv3d))
+
+
+def test_the_same_seed_gives_the_same_weights_and_another_seed_different_ones(tiny_cfg):
+    a, _ = build_models(tiny_cfg, seed=5)
+    b, _ = build_models(tiny_cfg, seed=5)
+    c, _ = build_models(tiny_cfg, seed=6)
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), c.parameters()))
+
+
+@pytest.mark.parametrize("bad", [dict(frames=24), dict(size=40), dict(z_dim=0), dict(generator="three_stream")])
+def test_impossible_configurations_are_refused_with_the_field_named(bad):
+    with pytest.raises(ValueError, match=list(bad)[0]):
+        VideoGANConfig(**bad)
+
+
+def test_presets_can_be_overridden_and_unknown_presets_are_named():
+    assert get_config("paper", width=8).width == 8
+    with pytest.raises(ValueError, match="huge"):
+        get_config("huge")
+
+
+def test_action_classifier_reuses_a_trunk_and_gives_k_logits(tiny_cfg):
+    D = init_weights(Discriminator(tiny_cfg))
+    clf = ActionClassifier(tiny_cfg, num_classes=5, trunk=D.trunk)
+    assert clf.trunk is D.trunk
+    assert clf(torch.randn(2, 3, 16, 16, 16)).shape == (2, 5)
