@@ -1,0 +1,117 @@
+#!/usr/bin/env python
+"""Turn a training checkpoint into a shipped model, or check a shipped model's figures.
+
+    python tools/ship_pretrained.py --checkpoint runs/pretrained-small/checkpoint.pt \\
+        --name small-synthetic --command "vgan train ..." --wall-seconds 9000
+    python tools/ship_pretrained.py --check small-synthetic     # recompute and compare the manifest's figures
+
+Shipping writes ``data/pretrained/<name>.pt`` (G and D weights, no optimiser state)
+and ``data/pretrained/<name>.json``: the commands, data spec and seed, iterations,
+wall time, library and torch versions, the file's sha256 and the quality figures of
+``vgan_lib.quality.quality_report`` (trained, real clips, untrained floor).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from vgan_lib import __version__  # noqa: E402
+from vgan_lib.checkpoint import load_checkpoint, load_models, save_weights  # noqa: E402
+from vgan_lib.pretrained import PRETRAINED_DIR, load_pretrained, manifest, sha256_of  # noqa: E402
+from vgan_lib.quality import quality_report  # noqa: E402
+from vgan_lib.synthetic import SyntheticSpec, make_synthetic  # noqa: E402
+
+N_CLIPS = 256
+
+
+def _data_list(spec: dict) -> Path:
+    """The synthetic set the model was trained on, regenerated if it is not on disk."""
+    return make_synthetic(ROOT / "data" / "synthetic", SyntheticSpec(**spec), progress=False)
+
+
+def ship(args) -> int:
+    state = load_checkpoint(args.checkpoint)
+    spec = json.loads((Path(args.data).parent / "synthetic.json").read_text())
+    G, D = load_models(args.checkpoint)
+    out = PRETRAINED_DIR / f"{args.name}.pt"
+    save_weights(out, G, D)
+    report = quality_report(G, _data_list(spec), n=N_CLIPS, seed=0)
+    info = {
+        "name": args.name,
+        "file": out.name,
+        "sha256": sha256_of(out),
+        "bytes": out.stat().st_size,
+        "commands": [args.data_command, args.command],
+        "data": {"kind": "synthetic", "spec": spec},
+        "model_config": state["model_config"].to_dict(),
+        "train_config": state["train_config"],
+        "iterations": state["step"],
+        "wall_seconds": args.wall_seconds,
+        "machine": args.machine,
+        "library_version": __version__,
+        "torch_version": str(torch.__version__),
+        "final_losses": {k: round(v[-1], 4) for k, v in state["history"].items() if k != "step"},
+        "quality": {"clips": N_CLIPS, "seed": 0, **report},
+        "check": "python tools/ship_pretrained.py --check " + args.name,
+    }
+    (PRETRAINED_DIR / f"{args.name}.json").write_text(json.dumps(info, indent=2) + "\n")
+    print(json.dumps(info["quality"], indent=2))
+    print(f"wrote {out} ({info['bytes'] / 1e6:.1f} MB) and its manifest")
+    return 0
+
+
+def _compare(stored, fresh, path="quality", rel=2e-3) -> list:
+    bad = []
+    for k, v in stored.items():
+        if isinstance(v, dict):
+            bad += _compare(v, fresh.get(k, {}), f"{path}.{k}", rel)
+        elif isinstance(v, float) and not math.isclose(v, fresh.get(k, math.nan), rel_tol=rel, abs_tol=1e-6):
+            bad.append(f"{path}.{k}: manifest {v} vs now {fresh.get(k)}")
+    return bad
+
+
+def check(name: str) -> int:
+    info = manifest(name)
+    G, _ = load_pretrained(name)  # verifies the sha256
+    report = quality_report(G, _data_list(info["data"]["spec"]), n=info["quality"]["clips"],
+                            seed=info["quality"]["seed"])
+    stored = {k: v for k, v in info["quality"].items() if k not in ("clips", "seed")}
+    bad = _compare(stored, report)
+    print(json.dumps(report, indent=2))
+    if bad:
+        print("figures differ from the manifest:\n  " + "\n  ".join(bad), file=sys.stderr)
+        return 1
+    print(f"{name}: sha256 ok; all {sum(len(v) if isinstance(v, dict) else 1 for v in stored.values())} "
+          f"figures match the manifest (relative tolerance 2e-3)")
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--check", metavar="NAME", help="recompute a shipped model's figures and compare")
+    ap.add_argument("--checkpoint", help="training checkpoint to ship")
+    ap.add_argument("--name", default="small-synthetic")
+    ap.add_argument("--data", default=str(ROOT / "data" / "synthetic" / "train.txt"))
+    ap.add_argument("--data-command", default="vgan make-data")
+    ap.add_argument("--command", help="the exact training command")
+    ap.add_argument("--wall-seconds", type=float)
+    ap.add_argument("--machine", default="")
+    args = ap.parse_args(argv)
+    if args.check:
+        return check(args.check)
+    if not (args.checkpoint and args.command):
+        ap.error("shipping needs --checkpoint and --command")
+    return ship(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
