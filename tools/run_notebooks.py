@@ -62,6 +62,7 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=int, default=3600, help="seconds per cell (default: 3600)")
     args = ap.parse_args(argv)
 
+    import nbformat
     import papermill as pm
 
     paths = sorted(p for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
@@ -80,8 +81,11 @@ def main(argv=None) -> int:
         print(f"== {path.name} {mine or ''} -> {target.relative_to(ROOT) if target.is_relative_to(ROOT) else target}",
               flush=True)
         t0 = time.perf_counter()
+        # a parameters cell injected by an earlier run would otherwise override the defaults
+        nb = nbformat.read(path, as_version=4)
+        nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
         try:
-            pm.execute_notebook(str(path), str(target), parameters=mine, cwd=str(NOTEBOOKS),
+            pm.execute_notebook(nb, str(target), parameters=mine, cwd=str(NOTEBOOKS),
                                 progress_bar=False, execution_timeout=args.timeout, kernel_name="python3")
         except pm.PapermillExecutionError as e:
             print(f"   FAILED in cell {e.exec_count}: {e.ename}: {e.evalue}", flush=True)

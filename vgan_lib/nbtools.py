@@ -27,7 +27,7 @@ class NotebookContext:
     seed: int
 
     def __str__(self) -> str:
-        return (f"root {self.root.name}/ | data {self.data_dir.relative_to(self.root)}/ | "
+        return (f"data {self.data_dir.relative_to(self.root)}/ | "
                 f"runs {self.runs_dir.relative_to(self.root)}/ | device {self.device.type} | seed {self.seed}")
 
 
