@@ -1,0 +1,254 @@
+"""Walking through the latent space: interpolation paths, distances along them, principal directions.
+
+A generator maps a latent vector z ~ N(0, I) to a video. Interpolating between two
+latents z0 and z1 and generating a video at each step shows how smoothly the
+generator's output space is organised.
+
+* ``lerp`` moves along the straight line. For independent Gaussian z0 and z1 of the
+  same length, the midpoint is about 1/sqrt(2) = 0.71 times as long, so it lies well
+  inside the thin shell where almost all of N(0, I)'s mass is (radius about sqrt(d)).
+* ``slerp`` moves along the great circle at constant angular speed and interpolates
+  the length linearly, so the path stays in that shell. With equal lengths this is
+  the usual formula ``sin((1-a)W)/sin W * z0 + sin(aW)/sin W * z1``.
+
+All functions take ``(..., d)`` tensors; ``alpha`` is a number or a tensor that
+broadcasts against the batch dimensions.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from .model import Streams
+
+__all__ = [
+    "METHODS",
+    "lerp",
+    "slerp",
+    "interpolate",
+    "interpolation_path",
+    "sample_latents",
+    "step_lengths",
+    "path_length",
+    "angle",
+    "generate",
+    "PrincipalDirections",
+    "principal_directions",
+    "plot_frame_grid",
+]
+
+METHODS = ("linear", "spherical")
+Alpha = Union[float, torch.Tensor]
+
+
+def _alpha(alpha: Alpha, like: torch.Tensor) -> torch.Tensor:
+    a = torch.as_tensor(alpha, dtype=like.dtype, device=like.device)
+    return a.unsqueeze(-1) if a.dim() else a  # broadcast over the latent dimension
+
+
+def lerp(z0: torch.Tensor, z1: torch.Tensor, alpha: Alpha) -> torch.Tensor:
+    """The straight line ``(1 - alpha) * z0 + alpha * z1``."""
+    a = _alpha(alpha, z0)
+    return (1 - a) * z0 + a * z1
+
+
+def _orthogonal_to(u: torch.Tensor) -> torch.Tensor:
+    """A unit vector orthogonal to each unit vector in ``u`` (..., d), chosen deterministically."""
+    # Gram-Schmidt on the basis vector where u has its smallest component
+    e = torch.zeros_like(u)
+    e.scatter_(-1, u.abs().argmin(dim=-1, keepdim=True), 1.0)
+    v = e - (e * u).sum(-1, keepdim=True) * u
+    return v / v.norm(dim=-1, keepdim=True)
+
+
+def slerp(z0: torch.Tensor, z1: torch.Tensor, alpha: Alpha, eps: float = 1e-4) -> torch.Tensor:
+    """Spherical interpolation: direction along the great circle, length linearly.
+
+    ``slerp(z0, z1, 0) == z0`` and ``slerp(z0, z1, 1) == z1``; the angle to z0 grows
+    linearly with alpha and the norm is ``(1 - alpha)|z0| + alpha|z1|``.
+
+    Near-parallel vectors (angle below ``eps`` radians) fall back to ``lerp``, which
+    is the same curve there and avoids dividing by sin(angle) ~ 0. For opposite
+    vectors the great circle is not unique; the path then turns through a fixed
+    direction orthogonal to z0. A zero vector has no direction, so it also uses lerp.
+    """
+    a = _alpha(alpha, z0)
+    z0, z1 = torch.broadcast_tensors(z0, z1)
+    n0 = z0.norm(dim=-1, keepdim=True)
+    n1 = z1.norm(dim=-1, keepdim=True)
+    tiny = torch.finfo(z0.dtype).tiny
+    u0 = z0 / n0.clamp_min(tiny)
+    u1 = z1 / n1.clamp_min(tiny)
+    cos = (u0 * u1).sum(-1, keepdim=True).clamp(-1.0, 1.0)
+    # the angle, accurate also when it is tiny or close to pi (acos is not)
+    omega = 2 * torch.atan2((u0 - u1).norm(dim=-1, keepdim=True), (u0 + u1).norm(dim=-1, keepdim=True))
+    # a unit vector w orthogonal to u0 in the plane of (u0, u1); u(t) = cos(t) u0 + sin(t) w
+    w = u1 - cos * u0
+    w_norm = w.norm(dim=-1, keepdim=True)
+    opposite = (math.pi - omega) < eps
+    w = torch.where(opposite, _orthogonal_to(u0), w / w_norm.clamp_min(tiny))
+    theta = a * omega
+    direction = torch.cos(theta) * u0 + torch.sin(theta) * w
+    out = ((1 - a) * n0 + a * n1) * direction
+    # endpoints exactly, and the straight line where the circle is not defined
+    parallel = (omega < eps) | (n0 == 0) | (n1 == 0)
+    out = torch.where(parallel, lerp(z0, z1, alpha), out)
+    out = torch.where(a == 0, z0, out)
+    out = torch.where(a == 1, z1, out)
+    return out
+
+
+def interpolate(z0: torch.Tensor, z1: torch.Tensor, alpha: Alpha, method: str = "spherical") -> torch.Tensor:
+    """``lerp`` for ``method="linear"``, ``slerp`` for ``"spherical"``."""
+    if method == "linear":
+        return lerp(z0, z1, alpha)
+    if method == "spherical":
+        return slerp(z0, z1, alpha)
+    raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+
+
+def interpolation_path(z0: torch.Tensor, z1: torch.Tensor, steps: int, method: str = "spherical") -> torch.Tensor:
+    """``steps`` latents from z0 to z1 (both included), evenly spaced in alpha: (steps, d)."""
+    if not isinstance(steps, int) or steps < 2:
+        raise ValueError(f"steps must be an integer >= 2, got {steps!r}")
+    z0, z1 = z0.reshape(-1), z1.reshape(-1)
+    if z0.shape != z1.shape:
+        raise ValueError(f"z0 and z1 must have the same length, got {z0.numel()} and {z1.numel()}")
+    alphas = torch.linspace(0, 1, steps, dtype=z0.dtype, device=z0.device)
+    return interpolate(z0, z1, alphas, method)
+
+
+def sample_latents(n: int, z_dim: int, seed: int) -> torch.Tensor:
+    """``n`` latents from N(0, I), the same for the same seed on every machine: (n, z_dim)."""
+    return torch.randn(n, z_dim, generator=torch.Generator().manual_seed(seed))
+
+
+def step_lengths(points: torch.Tensor, rms: bool = False) -> torch.Tensor:
+    """Euclidean distance between consecutive items of (n, ...): (n - 1,).
+
+    Works for latents (n, d) and, flattened, for videos (n, C, T, H, W). With ``rms``
+    the distance is divided by sqrt(values per item): the root-mean-square change of
+    one value (one pixel colour, say), comparable between videos of different sizes.
+    """
+    flat = points.detach().reshape(points.shape[0], -1).double()
+    steps = (flat[1:] - flat[:-1]).norm(dim=1)
+    return steps / flat.shape[1] ** 0.5 if rms else steps
+
+
+def path_length(points: torch.Tensor, rms: bool = False) -> float:
+    """The summed step lengths: how far the path travels."""
+    return float(step_lengths(points, rms).sum())
+
+
+def angle(z0: torch.Tensor, z1: torch.Tensor) -> float:
+    """The angle between two latents, in degrees."""
+    z0, z1 = z0.reshape(-1).double(), z1.reshape(-1).double()
+    cos = (z0 @ z1) / (z0.norm() * z1.norm())
+    return math.degrees(math.acos(float(cos.clamp(-1, 1))))
+
+
+def _device_of(module: nn.Module) -> torch.device:
+    p = next(module.parameters(), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+@torch.no_grad()
+def generate(G: nn.Module, z: torch.Tensor, batch_size: int = 16) -> Streams:
+    """All of G's streams for latents (n, d), on the CPU, computed in batches without gradients.
+
+    G is used as it is (put it in eval mode first, as ``load_models`` does): in training
+    mode BatchNorm would mix the videos of a batch.
+    """
+    device = _device_of(G)
+    parts = [G(chunk.to(device), return_streams=True) for chunk in z.split(batch_size)]
+    return Streams(*[None if xs[0] is None else torch.cat(xs).cpu() for xs in zip(*parts)])
+
+
+class PrincipalDirections(NamedTuple):
+    """Orthonormal latent directions, most influential first.
+
+    vectors:   (k, d) unit vectors in latent space.
+    explained: (k,) the share of the first layer's response variance each one carries.
+    """
+
+    vectors: torch.Tensor
+    explained: torch.Tensor
+
+
+def _first_layer_map(G: nn.Module) -> torch.Tensor:
+    """The linear map from z to G's first (pre-ReLU) activations, BatchNorm included: (m, d)."""
+    rows = []
+    for name in ("foreground", "background"):
+        trunk = getattr(G, name, None)
+        if not isinstance(trunk, nn.Sequential):
+            continue
+        conv, bn = trunk[0], trunk[1]
+        w = conv.weight.detach().double()          # (d, C, *kernel) for a transposed conv
+        d, c = w.shape[:2]
+        a = w.reshape(d, c, -1)                    # response[c, pos] = sum_d z[d] * w[d, c, pos]
+        if isinstance(bn, nn.modules.batchnorm._BatchNorm) and bn.running_var is not None:
+            scale = bn.weight.detach().double() / torch.sqrt(bn.running_var.detach().double() + bn.eps)
+            a = a * scale.view(1, c, 1)
+        rows.append(a.reshape(d, -1).T)
+    if not rows:
+        raise TypeError(f"{type(G).__name__} has no 'foreground'/'background' first layer to analyse")
+    return torch.cat(rows)
+
+
+def principal_directions(G: nn.Module, k: int = 3) -> PrincipalDirections:
+    """The k latent directions that move G's first layer the most (PCA of its response).
+
+    G's first layer, with BatchNorm in eval mode, is an affine map ``A z + c`` (both
+    streams of a two-stream G stacked). For z ~ N(0, I) the response's covariance is
+    ``A A^T``, so its principal axes, pulled back to latent space, are the right
+    singular vectors of A; the squared singular values are the variances. The sign of
+    each vector is fixed so that its largest component is positive.
+    """
+    A = _first_layer_map(G)
+    d = A.shape[1]
+    if not isinstance(k, int) or not 1 <= k <= d:
+        raise ValueError(f"k must be an integer between 1 and {d}, got {k!r}")
+    _, s, vh = torch.linalg.svd(A, full_matrices=False)
+    v = vh[:k]
+    idx = v.abs().argmax(dim=1)
+    v = v * torch.sign(v.gather(1, idx[:, None]))
+    var = s ** 2
+    return PrincipalDirections(v.float(), (var[:k] / var.sum()).float())
+
+
+def plot_frame_grid(videos: np.ndarray, row_labels: Optional[Sequence[str]] = None,
+                    frames: Optional[Sequence[int]] = None, title: Optional[str] = None,
+                    cell_inches: float = 0.8):
+    """A matplotlib figure: one row per clip, one column per chosen frame.
+
+    videos: uint8 (N, T, H, W, 3), e.g. from ``video.to_uint8``. ``frames`` picks the
+    columns (default: every other frame, at most 8). Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    videos = np.asarray(videos)
+    n, t = videos.shape[:2]
+    if frames is None:
+        frames = list(range(0, t, max(1, t // 8)))[:8]
+    frames = list(frames)
+    fig, axes = plt.subplots(n, len(frames), figsize=(cell_inches * len(frames) + 0.9, cell_inches * n + 0.4),
+                             squeeze=False)
+    for i in range(n):
+        for j, f in enumerate(frames):
+            ax = axes[i, j]
+            ax.imshow(videos[i, f], interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(f"t={f}", fontsize=8)
+            if j == 0 and row_labels is not None:
+                ax.set_ylabel(row_labels[i], fontsize=8, rotation=0, ha="right", va="center")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

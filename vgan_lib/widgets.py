@@ -1,0 +1,305 @@
+"""Interactive widgets (ipywidgets 8) for looking inside a trained generator.
+
+``LatentExplorer(G)`` shows the video that G makes for a point on the path between two
+latents z0 and z1:
+
+* two seeds pick z0 and z1 (the "new" buttons draw fresh ones);
+* alpha slides along the path, straight (linear) or along the great circle (spherical);
+* a frame slider, driven by a Play button through ``jslink`` (the browser advances it);
+* a view selector: the composite video, the foreground stream, the background image,
+  the mask, or all of them side by side;
+* optional sliders that add steps along G's principal latent directions.
+
+Speed: G runs once per latent (seeds, alpha, method, direction sliders), never for a
+frame or view change. The streams of the last ``cache_size`` latents are kept as
+uint8 arrays and the PNG of every frame shown is kept too, so scrubbing frames or
+going back to an alpha seen before only re-encodes or re-sends a picture.
+``update_seconds`` holds how long the last update took; see ``benchmarks/widget_update.py``.
+
+Errors raised while updating (a generator that fails, say) are shown in the widget in
+red and kept in ``last_error``; they do not propagate into the kernel's log.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import random
+import time
+from collections import OrderedDict
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from .latent import METHODS, angle, generate, interpolate, principal_directions, sample_latents
+from .video import to_uint8, upscale
+
+__all__ = ["LatentExplorer", "png_bytes", "VIEWS"]
+
+VIEWS = ("composite", "foreground", "background", "mask", "all")
+PANELS = ("composite", "foreground", "background", "mask")
+
+
+def png_bytes(frame: np.ndarray, compress_level: int = 1) -> bytes:
+    """A uint8 (H, W, 3) picture as PNG bytes (fast, lossless)."""
+    from PIL import Image as PILImage
+
+    buf = io.BytesIO()
+    PILImage.fromarray(np.ascontiguousarray(frame)).save(buf, format="PNG", compress_level=compress_level)
+    return buf.getvalue()
+
+
+def _label(text: str):
+    import ipywidgets as W
+
+    return W.Label(text, layout=W.Layout(width="82px", justify_content="flex-end", padding="0 8px 0 0"))
+
+
+class LatentExplorer:
+    """Interpolate between two latents of a generator and watch the result, frame by frame.
+
+    G: a ``TwoStreamGenerator`` or ``OneStreamGenerator`` (anything with ``cfg`` and
+    ``G(z, return_streams=True)``). It is switched to eval mode and run under
+    ``torch.no_grad``. ``scale`` enlarges the pictures with nearest neighbour
+    (default: a 32x32 video becomes 192x192). ``directions`` adds that many sliders for
+    principal latent directions (0 for none). ``gap`` is the white space in pixels
+    between the pictures of the "all" view. ``threads`` caps torch's CPU threads while G
+    runs (one thread is fastest for a single small video and does not fight a training
+    run for the cores; None keeps torch's setting); the setting is restored afterwards.
+
+    Display it as the last expression of a cell, or ``display(explorer.widget)``.
+    The controls are attributes (``alpha``, ``frame``, ``play``, ``view``, ``method``,
+    ``seed0``, ``seed1``, ``direction_sliders``); setting their ``value`` from Python
+    updates the picture just as moving them does.
+    """
+
+    def __init__(self, G: nn.Module, seed0: int = 0, seed1: int = 1, method: str = "spherical",
+                 alpha: float = 0.0, scale: Optional[int] = None, fps: float = 8, directions: int = 0,
+                 gap: int = 4, cache_size: int = 64, png_cache_size: int = 1024, threads: Optional[int] = 1):
+        import ipywidgets as W
+
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        self.G = G.eval()
+        cfg = G.cfg
+        self.z_dim, self.frames, self.size = cfg.z_dim, cfg.frames, cfg.size
+        self.scale = int(scale) if scale else max(1, 192 // self.size)
+        self.gap = int(gap)
+        self.two_stream = cfg.generator == "two_stream"
+        self.panels = PANELS if self.two_stream else ("composite",)
+        self.cache_size, self.png_cache_size = cache_size, png_cache_size
+        self.threads = threads
+        self.generator_calls = 0
+        self.update_seconds = float("nan")   # wall time of the last update
+        self.last_generated = False          # whether that update ran G
+        self.last_error: Optional[BaseException] = None
+        self._streams_cache: "OrderedDict[tuple, Dict[str, np.ndarray]]" = OrderedDict()
+        self._png_cache: "OrderedDict[tuple, Tuple[bytes, np.ndarray]]" = OrderedDict()
+        self._z_cache: Dict[int, torch.Tensor] = {}
+        self._rng = random.Random(seed0 * 1_000_003 + seed1)
+        self._picture: Optional[np.ndarray] = None
+        self._ready = False
+
+        # --- the controls -------------------------------------------------------------
+        self.seed0 = W.IntText(value=seed0, description="z₀ seed", layout=W.Layout(width="170px"))
+        self.seed1 = W.IntText(value=seed1, description="z₁ seed", layout=W.Layout(width="170px"))
+        self.new0 = W.Button(description="new z₀", icon="random", layout=W.Layout(width="90px"))
+        self.new1 = W.Button(description="new z₁", icon="random", layout=W.Layout(width="90px"))
+        self.method = W.ToggleButtons(options=list(METHODS), value=method, tooltips=[
+            "straight line from z0 to z1", "great circle from z0 to z1"], style={"button_width": "80px"})
+        self.alpha = W.FloatSlider(value=alpha, min=0.0, max=1.0, step=0.01, description="α",
+                                   readout_format=".2f", continuous_update=True,
+                                   layout=W.Layout(width="480px"))
+        self.frame = W.IntSlider(value=0, min=0, max=self.frames - 1, step=1, description="frame",
+                                 continuous_update=True, layout=W.Layout(width="380px"))
+        self.play = W.Play(value=0, min=0, max=self.frames - 1, step=1, interval=max(10, int(1000 / fps)),
+                           description="play", repeat=True)
+        self._link = W.jslink((self.play, "value"), (self.frame, "value"))
+        views = VIEWS if self.two_stream else ("composite",)
+        self.view = W.ToggleButtons(options=list(views), value="composite", disabled=len(views) == 1,
+                                    style={"button_width": "104px"})
+        self.directions = principal_directions(G, directions) if directions else None
+        self.direction_sliders = []
+        if self.directions is not None:
+            for i, share in enumerate(self.directions.explained.tolist()):
+                self.direction_sliders.append(W.FloatSlider(
+                    value=0.0, min=-3.0, max=3.0, step=0.1, readout_format="+.1f", continuous_update=True,
+                    description=f"PC{i + 1}", tooltip=f"{100 * share:.1f}% of the first layer's variance",
+                    layout=W.Layout(width="320px")))
+        self.caption = W.HTML()
+        self.image = W.Image(format="png", layout=W.Layout(border="1px solid #ddd"))
+        self.info = W.HTML()
+        self.error = W.HTML()
+        for w, cls in ((self.alpha, "vgan-alpha"), (self.frame, "vgan-frame"), (self.play, "vgan-play"),
+                       (self.view, "vgan-view"), (self.image, "vgan-picture"), (self.error, "vgan-error"),
+                       (self.info, "vgan-info")):
+            w.add_class(cls)
+
+        rows = [
+            W.HBox([self.seed0, self.new0, self.seed1, self.new1]),
+            W.HBox([_label("path"), self.method]),
+            self.alpha,
+            W.HBox([self.play, self.frame]),
+            W.HBox([_label("view"), self.view]),
+        ]
+        if self.direction_sliders:
+            rows.append(W.HBox(self.direction_sliders, layout=W.Layout(flex_flow="row wrap")))
+        rows += [self.caption, self.image, self.info, self.error]
+        self.widget = W.VBox(rows)
+
+        # --- wiring: latent changes run G (or hit the cache), the rest only re-render ----
+        for w in (self.seed0, self.seed1, self.method, self.alpha, *self.direction_sliders):
+            w.observe(self._on_change, names="value")
+        for w in (self.frame, self.view):
+            w.observe(self._on_change, names="value")
+        self.new0.on_click(lambda _: self._reseed(self.seed0))
+        self.new1.on_click(lambda _: self._reseed(self.seed1))
+        self._ready = True
+        self.refresh()
+
+    # --- the maths behind the picture -----------------------------------------------------
+    def latent(self, seed: int) -> torch.Tensor:
+        """The latent (z_dim,) that a seed stands for (``latent.sample_latents``)."""
+        if seed not in self._z_cache:
+            self._z_cache[seed] = sample_latents(1, self.z_dim, seed)[0]
+        return self._z_cache[seed]
+
+    @property
+    def z0(self) -> torch.Tensor:
+        return self.latent(self.seed0.value)
+
+    @property
+    def z1(self) -> torch.Tensor:
+        return self.latent(self.seed1.value)
+
+    def current_z(self) -> torch.Tensor:
+        """The latent shown now: the path at alpha plus the principal-direction offsets."""
+        z = interpolate(self.z0, self.z1, float(self.alpha.value), self.method.value)
+        if self.directions is not None:
+            coeffs = torch.tensor([s.value for s in self.direction_sliders], dtype=z.dtype)
+            z = z + coeffs @ self.directions.vectors
+        return z
+
+    def _latent_key(self) -> tuple:
+        return (self.seed0.value, self.seed1.value, self.method.value, round(float(self.alpha.value), 6),
+                tuple(round(float(s.value), 6) for s in self.direction_sliders))
+
+    def streams(self) -> Tuple[Dict[str, np.ndarray], bool]:
+        """uint8 (T, H, W, 3) arrays per panel for the current latent, and whether G ran."""
+        key = self._latent_key()
+        hit = self._streams_cache.get(key)
+        if hit is not None:
+            self._streams_cache.move_to_end(key)
+            return hit, False
+        z = self.current_z()[None]
+        before = torch.get_num_threads()
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        try:
+            s = generate(self.G, z, batch_size=1)
+        finally:
+            torch.set_num_threads(before)
+        self.generator_calls += 1
+        arrays = {"composite": to_uint8(s.video[0]), "foreground": to_uint8(s.foreground[0])}
+        if s.background is not None:
+            arrays["background"] = to_uint8(s.background[0].unsqueeze(1))  # (1, H, W, 3): still
+            arrays["mask"] = to_uint8(s.mask[0])
+        self._streams_cache[key] = arrays
+        while len(self._streams_cache) > self.cache_size:
+            self._streams_cache.popitem(last=False)
+        return arrays, True
+
+    def render(self, arrays: Dict[str, np.ndarray], frame: int, view: str) -> np.ndarray:
+        """The picture for one frame: (H*scale, W*scale, 3), or the panels side by side."""
+        names = self.panels if view == "all" else (view,)
+        pics = []
+        for name in names:
+            clip = arrays[name]
+            pics.append(upscale(clip[min(frame, len(clip) - 1)], self.scale))
+        if len(pics) == 1:
+            return pics[0]
+        h = pics[0].shape[0]
+        spacer = np.full((h, self.gap, 3), 255, dtype=np.uint8)
+        row = [pics[0]]
+        for p in pics[1:]:
+            row += [spacer, p]
+        return np.concatenate(row, axis=1)
+
+    def picture(self) -> Optional[np.ndarray]:
+        """The uint8 picture (H', W', 3) shown now."""
+        return self._picture
+
+    # --- updating ---------------------------------------------------------------------------
+    def _reseed(self, text_widget) -> None:
+        text_widget.value = self._rng.randrange(10_000)
+
+    def _on_change(self, change) -> None:
+        if self._ready:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Bring the picture up to date with the controls; errors go to the widget."""
+        t0 = time.perf_counter()
+        try:
+            arrays, generated = self.streams()
+            frame, view = int(self.frame.value), self.view.value
+            key = (self._latent_key(), view, frame)
+            cached = self._png_cache.get(key)
+            if cached is None:
+                pic = self.render(arrays, frame, view)
+                cached = (png_bytes(pic), pic)
+                self._png_cache[key] = cached
+                while len(self._png_cache) > self.png_cache_size:
+                    self._png_cache.popitem(last=False)
+            else:
+                self._png_cache.move_to_end(key)
+            data, pic = cached
+            self._picture = pic
+            if self.image.value != data:
+                self.image.value = data
+            self.image.width, self.image.height = pic.shape[1], pic.shape[0]
+            self._set_caption(view)
+            self.last_generated = generated
+            self.update_seconds = time.perf_counter() - t0
+            self._set_info()
+            self.last_error = None
+            if self.error.value:
+                self.error.value = ""
+        except Exception as e:  # shown in the widget, not raised into the kernel log
+            self.last_error = e
+            self.update_seconds = time.perf_counter() - t0
+            self.error.value = (
+                '<pre style="color:#b00020;white-space:pre-wrap;margin:0">'
+                f"error: {html.escape(type(e).__name__)}: {html.escape(str(e))}</pre>")
+
+    def _set_caption(self, view: str) -> None:
+        names = self.panels if view == "all" else (view,)
+        width = self.size * self.scale
+        cells = "".join(
+            f'<div style="width:{width}px;margin-right:{self.gap}px;text-align:center;font-size:12px">{n}</div>'
+            for n in names)
+        self.caption.value = f'<div style="display:flex">{cells}</div>'
+
+    def _set_info(self) -> None:
+        z = self.current_z()
+        what = "G ran" if self.last_generated else "cached"
+        self.info.value = (
+            f'<span style="font-size:12px;color:#555">‖z‖ = {float(z.norm()):.2f} · '
+            f"angle(z₀, z₁) = {angle(self.z0, self.z1):.1f}° · "
+            f"update {1000 * self.update_seconds:.0f} ms ({what})</span>")
+
+    # --- display ----------------------------------------------------------------------------
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def close(self) -> None:
+        """Close every widget of the explorer (the picture disappears from the page)."""
+        def close(w):
+            for child in getattr(w, "children", ()):
+                close(child)
+            w.close()
+
+        self._link.close()
+        close(self.widget)
