@@ -11,8 +11,11 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 # small enough for a test, large enough to reach every cell
 SMALL = {
+    "01_gan_objective": dict(d_iterations=40, gan_iterations=40, batch_size=64),
+    "02_two_stream_generator": dict(n_samples=2, fit_steps=10),
     "03_training": dict(n_clips=64, iterations=4, batch_size=4, resume_iterations=2, sample_every=2,
                         run_name="test_03"),
+    "04_latent_interpolation": dict(steps=3, directions=1),
 }
 
 

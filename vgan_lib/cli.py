@@ -134,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=_positive_float, default=8.0)
     p.add_argument("--scale", type=_positive_int, default=3, help="nearest-neighbour enlargement (default: 3)")
     p.add_argument("--device", default="cpu")
+    _add_action_parsers(sub)  # make-actions, finetune, evaluate (UCF-101 action recognition)
     return parser
 
 
@@ -225,6 +226,192 @@ def _cmd_sample(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- action recognition (UCF-101)
+# make-actions, finetune, evaluate: the paper's "is D a feature learner?" experiment.
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be in (0, 1]")
+    return value
+
+
+def _add_ucf_data_args(p: argparse.ArgumentParser, defaults_from_classifier: bool = False) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--data", default="data/ucf-actions",
+                   help="UCF-101-style folder: ucfTrainTestlist/ + UCF-101/Class/*.avi, or a bare tree of class "
+                        "folders (default: data/ucf-actions, made by make-actions)")
+    later = " (default: as the classifier was trained)" if defaults_from_classifier else ""
+    g.add_argument("--split", type=int, choices=[1, 2, 3], default=None if defaults_from_classifier else 1,
+                   help="official split 1, 2 or 3" + (later or " (default: 1)"))
+    g.add_argument("--stride", type=_positive_int, default=None if defaults_from_classifier else 1,
+                   help="keep every k-th frame, so a clip spans k times longer" + (later or " (default: 1)"))
+    g.add_argument("--fps", type=_positive_float, help="resample every video to this frame rate first" + later)
+    g.add_argument("--windows", type=_positive_int, default=None if defaults_from_classifier else 5,
+                   help="test windows averaged per video" + (later or " (default: 5)"))
+    g.add_argument("--cache", help="folder for decoded frames (default: DATA/.vgan-cache)")
+    g.add_argument("--skip-bad", action="store_true",
+                   help="leave out unreadable or missing videos and bad list lines, and report them, "
+                        "instead of stopping at the first")
+    g.add_argument("--workers", type=_non_negative_int, default=0,
+                   help="processes for decoding and data loading (default: 0, all in this process)")
+
+
+def _add_action_parsers(sub) -> None:
+    p = sub.add_parser("make-actions", help="write the generated UCF-format action set",
+                       description="Write real .avi videos of objects that differ by how they move, laid out like "
+                                   "the UCF-101 download (UCF-101/Class/v_Class_gGG_cCC.avi, ucfTrainTestlist/ "
+                                   "with classInd.txt and three splits). --classes 2 gives YoYo vs Kayaking.")
+    p.add_argument("--out", default="data/ucf-actions", help="output folder (default: data/ucf-actions)")
+    p.add_argument("--classes", type=_positive_int, default=10, help="number of classes K, 1-11 (default: 10)")
+    p.add_argument("--groups", type=_positive_int, default=25, help="groups per class, at least 3 (default: 25)")
+    p.add_argument("--clips-per-group", type=_positive_int, default=4, help="videos per group (default: 4)")
+    p.add_argument("--seed", type=_non_negative_int, default=0, help="data seed (default: 0)")
+    p.add_argument("--workers", type=_positive_int, help="processes (default: all cores, at most 8)")
+    p.add_argument("--force", action="store_true", help="rewrite even if the folder already holds this set")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("finetune", help="train an action classifier from a GAN's discriminator",
+                       description="Drop D's last layer, add Dropout(0.5) and a K-way head, train on the train split "
+                                   "(Adam 2e-4, beta1 0.5, cross-entropy), then test and save the classifier. "
+                                   "Modes: finetune (all layers), linear (frozen trunk: logistic regression on D's "
+                                   "features), scratch (same network, random weights).")
+    p.add_argument("--checkpoint", help="GAN checkpoint or weights file; 'none' or left out for --mode scratch, "
+                                        "which then takes the network's shape from the model options")
+    p.add_argument("--mode", choices=["finetune", "linear", "scratch"], default="finetune")
+    _add_ucf_data_args(p)
+    t = p.add_argument_group("training")
+    t.add_argument("--epochs", type=_positive_int, default=24, help="passes over the training videos (default: 24)")
+    t.add_argument("--batch-size", type=_positive_int, default=10, help="default: 10")
+    t.add_argument("--lr", type=_positive_float, default=2e-4, help="Adam learning rate (default: 2e-4)")
+    t.add_argument("--label-fraction", type=_fraction, default=1.0,
+                   help="train on this seeded, class-stratified share of the training videos (default: 1)")
+    t.add_argument("--seed", type=_non_negative_int, default=0, help="seed for the head, windows, order, dropout")
+    t.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
+    t.add_argument("--out", default="runs/classifier.pt",
+                   help="classifier file; its metrics go beside it as .json (default: runs/classifier.pt)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_model_args(p)  # the network's shape when there is no --checkpoint (scratch only)
+
+    p = sub.add_parser("evaluate", help="test a saved action classifier",
+                       description="Clip- and video-level accuracy, per-class accuracy and the confusion matrix of a "
+                                   "classifier from 'vgan finetune' on a split's test videos.")
+    p.add_argument("--classifier", required=True, help="a classifier file written by 'vgan finetune'")
+    _add_ucf_data_args(p, defaults_from_classifier=True)
+    p.add_argument("--batch-size", type=_positive_int, default=4, help="test videos per batch (default: 4)")
+    p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
+    p.add_argument("--json", help="also write the results to this JSON file")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _load_action_data(args, cfg, split, stride, fps, windows, seed=0):
+    import warnings
+
+    from .ucf101 import load_ucf101
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # skipped videos are listed below instead
+        data = load_ucf101(args.data, cfg, split, stride=stride, fps=fps, windows=windows, cache_dir=args.cache,
+                           on_error="skip" if args.skip_bad else "raise", seed=seed,
+                           progress=not args.no_progress, workers=args.workers)
+    for msg in data.skipped:
+        print(f"skipped: {msg}", file=sys.stderr)
+    print(f"data: {data}")
+    return data
+
+
+def _device(name: str):
+    from .device import pick_device
+
+    try:
+        return pick_device(name)
+    except ValueError as e:
+        raise _UsageError(str(e)) from None
+
+
+def _cmd_make_actions(args) -> int:
+    from .actions import ActionSpec, make_actions
+
+    try:
+        spec = ActionSpec(classes=args.classes, groups=args.groups, clips_per_group=args.clips_per_group,
+                          seed=args.seed)
+    except ValueError as e:
+        raise _UsageError(str(e)) from None
+    out = make_actions(args.out, spec, workers=args.workers, progress=not args.no_progress, overwrite=args.force)
+    n = spec.classes * spec.groups * spec.clips_per_group
+    print(f"{n} videos of {spec.classes} classes in {out / 'UCF-101'}; lists in {out / 'ucfTrainTestlist'}")
+    return 0
+
+
+def _cmd_finetune(args) -> int:
+    from .checkpoint import check_writable_dir, load_checkpoint
+    from .finetune import fit_classifier, save_classifier
+
+    checkpoint = None if args.checkpoint in (None, "", "none") else args.checkpoint
+    if checkpoint is None and args.mode != "scratch":
+        raise _UsageError(f"--mode {args.mode} starts from a GAN's discriminator: give --checkpoint "
+                          f"(or use --mode scratch)")
+    device = _device(args.device)
+    out = Path(args.out)
+    check_writable_dir(out.parent)  # fail now, not after training
+    if checkpoint is not None:
+        cfg = load_checkpoint(checkpoint)["model_config"]
+        if args.mode == "scratch":
+            print(f"scratch: {checkpoint} gives the network's shape only; its weights are not used")
+    else:
+        try:
+            cfg = _model_config(args)
+        except ValueError as e:
+            raise _UsageError(str(e)) from None
+    data = _load_action_data(args, cfg, args.split, args.stride, args.fps, args.windows, args.seed)
+    print(f"model {cfg}; mode {args.mode}; device {device}; {args.epochs} epochs of batch {args.batch_size}"
+          + (f"; {args.label_fraction:.0%} of the labels" if args.label_fraction < 1 else ""))
+    result = fit_classifier(data, args.mode, checkpoint=checkpoint if args.mode != "scratch" else None, cfg=cfg,
+                            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                            label_fraction=args.label_fraction, seed=args.seed, device=device,
+                            workers=args.workers, progress=not args.no_progress)
+    print(result.evaluation.format())
+    summary = {**result.to_dict(), "checkpoint": checkpoint, "data": str(args.data), **data.settings,
+               "evaluation": result.evaluation.to_dict(), "history": result.history}
+    save_classifier(out, result.model, data.classes, args.mode, data.settings, extra=summary)
+    out.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"saved {out} (metrics: {out.with_suffix('.json')})")
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from .finetune import evaluate, load_classifier
+
+    device = _device(args.device)
+    model, info = load_classifier(args.classifier, device=device)
+    saved = info["settings"]
+
+    def pick(given, key, default):  # an option given here wins over the one saved with the classifier
+        return given if given is not None else saved.get(key, default)
+
+    data = _load_action_data(args, model.cfg, pick(args.split, "split", 1), pick(args.stride, "stride", 1),
+                             pick(args.fps, "fps", None), pick(args.windows, "windows", 5))
+    if info["classes"] and list(data.classes) != info["classes"]:
+        raise _UsageError(f"{args.classifier} was trained on {len(info['classes'])} classes "
+                          f"({', '.join(info['classes'][:4])}...) that differ from the {len(data.classes)} "
+                          f"in {args.data}")
+    result = evaluate(model, data.test, data.classes, batch_size=args.batch_size, device=device,
+                      workers=args.workers, progress=not args.no_progress)
+    print(f"classifier {args.classifier} (mode {info['mode']})")
+    print(result.format())
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    return 0
+
+
+_ACTION_COMMANDS = {"make-actions": _cmd_make_actions, "finetune": _cmd_finetune, "evaluate": _cmd_evaluate}
+
+# ---------------------------------------------------------------------------- end of action recognition
+
+
 class _UsageError(Exception):
     pass
 
@@ -242,6 +429,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.print_help()
         return 2
     commands = {"make-data": _cmd_make_data, "train": _cmd_train, "sample": _cmd_sample}
+    commands.update(_ACTION_COMMANDS)  # make-actions, finetune, evaluate
     try:
         return commands[args.command](args)
     except (VganError, _UsageError) as e:

@@ -1,0 +1,438 @@
+"""A small action data set in UCF-101's own format, generated on the spot.
+
+UCF-101 is 6.5 GB and cannot be fetched from every machine, so the kit writes a
+stand-in that the UCF-101 loader (``ucf101.py``) reads exactly as it reads the real
+thing: real ``.avi`` files (MPEG-4 part 2, as UCF-101's xvid files) at
+``UCF-101/Class/v_Class_gGG_cCC.avi``, and ``ucfTrainTestlist/classInd.txt``,
+``trainlist0{1,2,3}.txt``, ``testlist0{1,2,3}.txt`` with CRLF line ends.
+
+What makes it a test of *motion* features (the thing the VideoGAN discriminator is
+supposed to learn) rather than of appearance:
+
+* Each class is a way of moving: fast up-and-down oscillation (YoYo), a steady
+  horizontal glide with a small bob at each paddle stroke (Kayaking), a pendulum
+  swing, spinning in place, bouncing, circling, falling, rising, pulsing, racing,
+  shaking. Several pairs differ only in direction (Rising/Falling), axis
+  (YoYo/Swing) or speed (Kayaking/Racing).
+* Clip c of group g looks the same in *every* class: the same scene, object
+  (shape, colour, size), start position, angle, frame size and length. Only the
+  motion's own numbers (amplitude, frequency, speed) come from the class. A still
+  frame cannot tell the classes apart; memorising scenes does not help.
+* As in UCF-101, the clips of one group (g01-g25) share a scene and object look
+  and differ in camera position, exposure and the motion's details; the official
+  split keeps groups apart, so the test scenes are new.
+* Most videos are 320x240 at 25 fps like UCF-101's, but some have another size,
+  aspect or frame rate, and lengths vary, some shorter than 32 frames.
+
+Even so, motion is hard to learn from few videos: a small discriminator trained
+from scratch on 2 classes x 18 training groups learns it (about 0.8 accuracy at
+16x16x16), but from 6 groups it mostly memorises its training clips. That gap is
+what pre-training (the GAN) is meant to close.
+
+``make_actions(out, ActionSpec(classes=2))`` gives the binary YoYo-vs-Kayaking task
+that stands in for the seed's experiment. Everything follows from ``spec.seed``:
+video (c, g, k) is the same whatever else is generated.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Callable, Dict, List, Optional, Tuple, Union
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .errors import DataError
+from .ucf101 import held_out_groups
+
+__all__ = ["CATALOG", "ActionSpec", "class_names", "render_video", "write_avi", "make_actions"]
+
+PathLike = Union[str, os.PathLike]
+
+
+# ---------------------------------------------------------------------------- motions
+# A motion maps times t (seconds, shape (N,)) to the object's centre (x, y), angle and
+# scale. Positions are in units of the frame's short side, measured from the frame
+# centre (y points down), so a motion looks the same in any frame size. ``p`` holds
+# the clip's random parameters: position, phase, direction.
+
+def _wrap(x: np.ndarray, half_span: float) -> np.ndarray:
+    """Fold a position into [-half_span, half_span): leave one side, come back on the other."""
+    return np.mod(x + half_span, 2 * half_span) - half_span
+
+
+def _yoyo(t, r, p, aw, ah):
+    # fast, large up-and-down oscillation about a fixed point
+    y = p.y0 * 0.3 + r.uniform(0.28, 0.38) * np.sin(2 * np.pi * r.uniform(1.2, 1.8) * t + p.phase)
+    return np.full_like(t, p.x0), y, np.full_like(t, p.angle), np.ones_like(t)
+
+
+def _kayaking(t, r, p, aw, ah):
+    # a steady glide left or right with a small bob and tilt at each paddle stroke
+    f = r.uniform(0.8, 1.4)
+    x = _wrap(p.x0 + p.direction * r.uniform(0.25, 0.4) * t, aw / 2 + 0.3)
+    y = p.y0 + 0.02 * np.sin(4 * np.pi * f * t + p.phase)
+    return x, y, p.angle + 0.1 * np.sin(2 * np.pi * f * t + p.phase), np.ones_like(t)
+
+
+def _swing(t, r, p, aw, ah):
+    # a pendulum: side to side, higher at both ends, tilting with the swing
+    s = np.sin(2 * np.pi * r.uniform(0.6, 1.0) * t + p.phase)
+    a = r.uniform(0.25, 0.35)
+    return a * s, p.y0 * 0.3 - 0.35 * a * s * s, p.angle + 0.5 * s, np.ones_like(t)
+
+
+def _spinning(t, r, p, aw, ah):
+    # turning in place
+    angle = p.angle + p.direction * 2 * np.pi * r.uniform(0.6, 1.2) * t
+    return np.full_like(t, p.x0), np.full_like(t, p.y0), angle, np.ones_like(t)
+
+
+def _bouncing(t, r, p, aw, ah):
+    # hops along a floor: |sin| height, slow drift sideways
+    hop = np.abs(np.sin(np.pi * r.uniform(0.8, 1.3) * t + p.phase))
+    x = _wrap(p.x0 + p.direction * r.uniform(0.05, 0.15) * t, aw / 2 + 0.2)
+    return x, 0.3 - r.uniform(0.35, 0.5) * hop, np.full_like(t, p.angle), np.ones_like(t)
+
+
+def _circling(t, r, p, aw, ah):
+    a = p.phase + p.direction * 2 * np.pi * r.uniform(0.4, 0.8) * t
+    rad = r.uniform(0.18, 0.28)
+    return p.x0 * 0.5 + rad * np.cos(a), rad * np.sin(a), np.full_like(t, p.angle), np.ones_like(t)
+
+
+def _falling(t, r, p, aw, ah):
+    # dropped from the top again and again, accelerating (gravity)
+    g = r.uniform(1.2, 2.0)
+    drop = np.sqrt(2 * (ah + 0.4) / g)            # seconds to fall through the frame
+    tt = np.mod(t + p.phase / (2 * np.pi) * drop, drop)
+    return np.full_like(t, p.x0), -ah / 2 - 0.2 + 0.5 * g * tt * tt, np.full_like(t, p.angle), np.ones_like(t)
+
+
+def _rising(t, r, p, aw, ah):
+    # floats up at a steady speed with a gentle sway
+    y = _wrap(p.y0 - r.uniform(0.35, 0.55) * t, ah / 2 + 0.2)
+    return p.x0 + 0.03 * np.sin(2 * np.pi * 0.7 * t + p.phase), y, np.full_like(t, p.angle), np.ones_like(t)
+
+
+def _pulsing(t, r, p, aw, ah):
+    # stays put, grows and shrinks
+    scale = 1 + 0.4 * np.sin(2 * np.pi * r.uniform(0.8, 1.4) * t + p.phase)
+    return np.full_like(t, p.x0), np.full_like(t, p.y0), np.full_like(t, p.angle), scale
+
+
+def _racing(t, r, p, aw, ah):
+    # fast and straight across, lap after lap
+    x = _wrap(p.x0 + p.direction * r.uniform(0.9, 1.3) * t, aw / 2 + 0.2)
+    return x, np.full_like(t, p.y0), np.full_like(t, p.angle), np.ones_like(t)
+
+
+def _shaking(t, r, p, aw, ah):
+    # jerky jitter around a point
+    n = len(t)
+    return (p.x0 + r.uniform(-0.05, 0.05, n), p.y0 + r.uniform(-0.05, 0.05, n),
+            p.angle + r.uniform(-0.25, 0.25, n), np.ones_like(t))
+
+
+# The order decides which classes ``classes=K`` takes: the first two are the seed's
+# binary task. classInd.txt lists the chosen ones alphabetically, as UCF-101 does.
+CATALOG: Dict[str, Callable] = {
+    "YoYo": _yoyo,
+    "Kayaking": _kayaking,
+    "Swing": _swing,
+    "Spinning": _spinning,
+    "Bouncing": _bouncing,
+    "Circling": _circling,
+    "Falling": _falling,
+    "Rising": _rising,
+    "Pulsing": _pulsing,
+    "Racing": _racing,
+    "Shaking": _shaking,
+}
+
+# other frame sizes (width, height) and rates some videos get; all even (yuv420p)
+_ODD_SIZES = ((400, 224), (176, 144), (352, 288), (240, 320), (320, 180))
+_ODD_FPS = (30, 15)
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """What ``make_actions`` writes.
+
+    classes:          K, the first K motions of ``CATALOG`` (2: YoYo and Kayaking).
+    groups:           groups per class (UCF-101: 25); the splits need at least 3.
+    clips_per_group:  videos per group (UCF-101: 4-7).
+    frame_size:       (width, height) of most videos; ``odd_fraction`` of them get
+                      another size and, half of those, another frame rate.
+    min_frames, max_frames: video lengths, uniform in this range.
+    clutter:          add static blocks and a still look-alike of the object to each
+                      scene: a harder set, where a small network trained from scratch
+                      on few videos tends to learn the scenes instead of the motion.
+    """
+
+    classes: int = 10
+    groups: int = 25
+    clips_per_group: int = 4
+    seed: int = 0
+    frame_size: Tuple[int, int] = (320, 240)
+    fps: int = 25
+    min_frames: int = 24
+    max_frames: int = 48
+    odd_fraction: float = 0.15
+    clutter: bool = False
+    codec: str = "mpeg4"
+
+    def __post_init__(self):
+        if not 1 <= self.classes <= len(CATALOG):
+            raise ValueError(f"classes must be in 1..{len(CATALOG)}, got {self.classes}")
+        if self.groups < 3:
+            raise ValueError(f"groups must be at least 3 (three splits by group), got {self.groups}")
+        if self.clips_per_group < 1:
+            raise ValueError(f"clips_per_group must be at least 1, got {self.clips_per_group}")
+        if not 1 <= self.min_frames <= self.max_frames:
+            raise ValueError(f"need 1 <= min_frames <= max_frames, got {self.min_frames}, {self.max_frames}")
+        w, h = self.frame_size
+        if w < 16 or h < 16 or w % 2 or h % 2:
+            raise ValueError(f"frame_size sides must be even and at least 16, got {self.frame_size}")
+        if self.codec not in ("mpeg4", "mjpeg"):
+            raise ValueError(f"codec must be 'mpeg4' or 'mjpeg', got {self.codec!r}")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["frame_size"] = list(self.frame_size)
+        return d
+
+
+def class_names(k: int) -> List[str]:
+    """The K classes, in classInd order (alphabetical)."""
+    return sorted(list(CATALOG)[:k])
+
+
+def _file_name(cls: str, group: int, clip: int) -> str:
+    return f"{cls}/v_{cls}_g{group:02d}_c{clip:02d}.avi"
+
+
+# ---------------------------------------------------------------------------- drawing
+
+class _Params:
+    """A clip's random placement: start position, phase, direction, base angle."""
+
+    def __init__(self, r: np.random.Generator, aw: float, ah: float):
+        self.x0 = r.uniform(-0.3, 0.3) * aw
+        self.y0 = r.uniform(-0.2, 0.2) * ah
+        self.phase = r.uniform(0, 2 * np.pi)
+        self.direction = r.choice([-1.0, 1.0])
+        self.angle = r.uniform(0, np.pi)
+
+
+def _scene(r: np.random.Generator, w: int, h: int, blocks: bool = True) -> np.ndarray:
+    """A static background (h, w, 3) float32 in [0, 1]: a tilted two-colour gradient, soft blobs, blocks."""
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32) / max(w, h)
+    a = r.uniform(0, 2 * np.pi)
+    ramp = (np.cos(a) * xx + np.sin(a) * yy)
+    ramp = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
+    c0, c1 = r.uniform(0.05, 0.95, 3), r.uniform(0.05, 0.95, 3)
+    img = c0 + (c1 - c0) * ramp[..., None]
+    for _ in range(3):  # soft light and dark blobs
+        cx, cy, s = r.uniform(0, w / max(w, h)), r.uniform(0, h / max(w, h)), r.uniform(0.1, 0.3)
+        img += r.uniform(-0.15, 0.15) * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * s * s))[..., None]
+    for _ in range(r.integers(1, 4) if blocks else 0):  # static blocks, like furniture
+        bw, bh = r.integers(w // 12, w // 4), r.integers(h // 12, h // 3)
+        x0, y0 = r.integers(0, w - bw), r.integers(0, h - bh)
+        img[y0:y0 + bh, x0:x0 + bw] = r.uniform(0.05, 0.95, 3)
+    return np.clip(img, 0, 1).astype(np.float32)
+
+
+class _Look:
+    """An object's appearance: shape, half-extents, colours. Drawn independently of the class."""
+
+    def __init__(self, r: np.random.Generator):
+        self.shape = r.choice(["ellipse", "box"])
+        self.a = r.uniform(0.16, 0.26)                 # half length, in short sides
+        self.b = self.a * r.uniform(0.4, 0.6)          # half width: elongated, so turning shows
+        self.colour = r.uniform(0, 1, 3)
+        self.colour[r.integers(3)] = r.uniform(0.85, 1)  # vivid against most scenes
+        self.tip = 1 - self.colour                      # one end marked in the opposite colour
+
+
+def _draw(frame: np.ndarray, look: _Look, x: float, y: float, angle: float, scale: float, short: int) -> None:
+    """Paint the object into ``frame`` (h, w, 3) in place, only inside its bounding box."""
+    h, w = frame.shape[:2]
+    cx, cy = w / 2 + x * short, h / 2 + y * short
+    a, b = look.a * scale * short, look.b * scale * short
+    reach = a + 1
+    x0, x1 = max(int(cx - reach), 0), min(int(cx + reach) + 1, w)
+    y0, y1 = max(int(cy - reach), 0), min(int(cy + reach) + 1, h)
+    if x0 >= x1 or y0 >= y1:
+        return
+    dx = np.arange(x0, x1, dtype=np.float32)[None, :] + 0.5 - cx
+    dy = np.arange(y0, y1, dtype=np.float32)[:, None] + 0.5 - cy
+    c, s = np.cos(angle), np.sin(angle)
+    u, v = c * dx + s * dy, -s * dx + c * dy          # coordinates along and across the object
+    inside = ((u / a) ** 2 + (v / b) ** 2 <= 1) if look.shape == "ellipse" else ((abs(u) <= a) & (abs(v) <= b))
+    patch = frame[y0:y1, x0:x1]
+    patch[inside] = look.colour
+    patch[inside & (u > 0.45 * a)] = look.tip
+
+
+@lru_cache(maxsize=16)
+def _group_scene(seed: int, group: int, w: int, h: int, clutter: bool = True) -> Tuple[np.ndarray, _Look]:
+    """Group ``group``'s scene and object look, the same for every class.
+
+    The scene is uint8 (h + 2m, w + 2m, 3), m = 8 % of the short side, with static
+    look-alike shapes drawn in; each clip crops its own (h, w) view of it, as the
+    clips of a UCF-101 group share a place but not the exact camera position.
+    The seed leaves the class out on purpose: group g of YoYo and group g of
+    Kayaking show the same object in the same place, so a classifier that learns
+    the scenes of the training groups learns nothing about the labels; only the
+    motion differs. Cached, since a group's clips share it.
+    """
+    g = np.random.default_rng([seed, group])
+    short = min(w, h)
+    m = round(0.08 * short)
+    scene = _scene(g, w + 2 * m, h + 2 * m, blocks=clutter)
+    look = _Look(g)
+    for _ in range(g.integers(0, 2) if clutter else 0):  # a static look-alike: shape alone is no clue
+        _draw(scene, _Look(g), g.uniform(-0.4, 0.4) * w / short, g.uniform(-0.35, 0.35) * h / short,
+              g.uniform(0, np.pi), 1.0, short)
+    look.colour = (look.colour * 255 + 0.5).astype(np.uint8)  # paint straight into uint8 frames
+    look.tip = (look.tip * 255 + 0.5).astype(np.uint8)
+    return (scene * 255 + 0.5).astype(np.uint8), look
+
+
+def render_video(spec: ActionSpec, cls: str, group: int, clip: int) -> Tuple[np.ndarray, int]:
+    """Video ``clip`` of ``group`` of class ``cls``: (uint8 (N, H, W, 3), fps).
+
+    Two random streams: ``v`` (seeded without the class) fixes everything seen in a
+    still frame (size, frame rate, length, camera view, exposure, where the object
+    starts, its phase, direction and angle); ``r`` (seeded with the class) only the
+    motion's own numbers (amplitude, frequency, speed). So clip c of group g is a
+    minimal pair across classes: the same picture set moving in different ways.
+    """
+    cls_id = list(CATALOG).index(cls)
+    v = np.random.default_rng([spec.seed, group, clip])             # the picture, shared by all classes
+    r = np.random.default_rng([spec.seed, group, clip, 1 + cls_id])  # the class's motion
+    w, h = spec.frame_size
+    fps = spec.fps
+    if v.random() < spec.odd_fraction:
+        w, h = _ODD_SIZES[v.integers(len(_ODD_SIZES))]
+        if v.random() < 0.5:
+            fps = _ODD_FPS[v.integers(len(_ODD_FPS))]
+    n = int(v.integers(spec.min_frames, spec.max_frames + 1))
+    short = min(w, h)
+    aw, ah = w / short, h / short                       # frame extent in short sides
+    big, look = _group_scene(spec.seed, group, w, h, spec.clutter)
+    y0, x0 = v.integers(0, big.shape[0] - h + 1), v.integers(0, big.shape[1] - w + 1)
+    gain = v.uniform(0.85, 1.15)                        # this clip's exposure
+    scene = np.clip(big[y0:y0 + h, x0:x0 + w] * gain, 0, 255).astype(np.uint8)
+    t = np.arange(n) / fps
+    xs, ys, angles, scales = CATALOG[cls](t, r, _Params(v, aw, ah), aw, ah)
+    video = np.repeat(scene[None], n, axis=0)
+    for i in range(n):
+        _draw(video[i], look, xs[i], ys[i], angles[i], scales[i], short)
+    return video, fps
+
+
+def write_avi(path: PathLike, frames: np.ndarray, fps: int = 25, codec: str = "mpeg4") -> Path:
+    """Write uint8 frames (N, H, W, 3) as an .avi with PyAV (even H and W for yuv420p)."""
+    import av
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".avi", dir=path.parent)
+    os.close(fd)
+    try:
+        with av.open(tmp, "w", format="avi") as container:
+            stream = container.add_stream(codec, rate=fps)
+            stream.width, stream.height = frames.shape[2], frames.shape[1]
+            stream.pix_fmt = "yuv420p" if codec == "mpeg4" else "yuvj420p"
+            stream.thread_count = 1          # one thread: the bytes are the same on every run
+            stream.bit_rate = 1_000_000
+            for f in frames:
+                container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))
+            container.mux(stream.encode())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _write_one(root: str, spec: ActionSpec, cls: str, group: int, clip: int) -> str:
+    rel = _file_name(cls, group, clip)
+    video, fps = render_video(spec, cls, group, clip)
+    write_avi(Path(root) / "UCF-101" / rel, video, fps, spec.codec)
+    return rel
+
+
+def _write_text(path: Path, lines: List[str]) -> None:
+    # CRLF, as the official split files; newline="" stops Python translating "\n"
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        f.write("".join(line + "\r\n" for line in lines))
+    os.replace(tmp, path)
+
+
+def make_actions(out_dir: PathLike, spec: ActionSpec = ActionSpec(), workers: Optional[int] = None,
+                 progress: bool = True, overwrite: bool = False) -> Path:
+    """Write the action set under ``out_dir`` and return ``out_dir``.
+
+    Layout (as the official download unpacked)::
+
+        out_dir/UCF-101/<Class>/v_<Class>_gGG_cCC.avi
+        out_dir/ucfTrainTestlist/classInd.txt, trainlist01-03.txt, testlist01-03.txt
+        out_dir/actions.json   (the spec; a folder holding the same spec is left as is)
+
+    workers: processes (default: all cores, at most 8; 1 writes here).
+    """
+    out = Path(out_dir)
+    manifest = out / "actions.json"
+    wanted = spec.to_dict()
+    if not overwrite and manifest.is_file():
+        try:
+            if json.loads(manifest.read_text()) == wanted:
+                return out
+        except json.JSONDecodeError:
+            pass
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"{out}: cannot create the output folder ({e.strerror})") from None
+    if not os.access(out, os.W_OK):
+        raise DataError(f"{out}: output folder is not writable")
+    manifest.unlink(missing_ok=True)
+
+    classes = class_names(spec.classes)
+    jobs = [(c, g, k) for c in classes for g in range(1, spec.groups + 1) for k in range(1, spec.clips_per_group + 1)]
+    workers = workers or min(os.cpu_count() or 1, 8)
+    bar = tqdm(total=len(jobs), desc="action videos", unit="video", disable=not progress, dynamic_ncols=True)
+    try:
+        if workers > 1:
+            with ProcessPoolExecutor(workers) as pool:
+                for _ in pool.map(_write_one, [str(out)] * len(jobs), [spec] * len(jobs), *zip(*jobs),
+                                  chunksize=8):
+                    bar.update(1)
+        else:
+            for job in jobs:
+                _write_one(str(out), spec, *job)
+                bar.update(1)
+    finally:
+        bar.close()
+
+    lists = out / "ucfTrainTestlist"
+    lists.mkdir(exist_ok=True)
+    _write_text(lists / "classInd.txt", [f"{i} {c}" for i, c in enumerate(classes, 1)])
+    for split in (1, 2, 3):
+        tests = held_out_groups(split, spec.groups)
+        train = [f"{_file_name(c, g, k)} {classes.index(c) + 1}" for c, g, k in jobs if g not in tests]
+        test = [_file_name(c, g, k) for c, g, k in jobs if g in tests]
+        _write_text(lists / f"trainlist{split:02d}.txt", train)
+        _write_text(lists / f"testlist{split:02d}.txt", test)
+    manifest.write_text(json.dumps(wanted, indent=2) + "\n")
+    return out
