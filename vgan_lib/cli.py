@@ -194,7 +194,7 @@ def _cmd_train(args) -> int:
     summary = {
         "step": trainer.step_count,
         "seconds": round(result.seconds, 1),
-        "videos_per_second": round(result.videos_per_second, 2) if result.videos_per_second == result.videos_per_second else None,
+        "videos_per_second": None if math.isnan(result.videos_per_second) else round(result.videos_per_second, 2),
         **{k: round(v, 4) for k, v in last.items() if k != "step"},
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
