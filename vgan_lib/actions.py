@@ -36,9 +36,7 @@ video (c, g, k) is the same whatever else is generated.
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -48,7 +46,7 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 import numpy as np
 from tqdm.auto import tqdm
 
-from .errors import DataError
+from .files import atomic_path, dataset_is_current, ensure_writable_dir, write_manifest, write_text_atomic
 from .ucf101 import held_out_groups
 
 __all__ = ["CATALOG", "ActionSpec", "class_names", "render_video", "write_avi", "make_actions"]
@@ -345,22 +343,15 @@ def write_avi(path: PathLike, frames: np.ndarray, fps: int = 25, codec: str = "m
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".avi", dir=path.parent)
-    os.close(fd)
-    try:
-        with av.open(tmp, "w", format="avi") as container:
-            stream = container.add_stream(codec, rate=fps)
-            stream.width, stream.height = frames.shape[2], frames.shape[1]
-            stream.pix_fmt = "yuv420p" if codec == "mpeg4" else "yuvj420p"
-            stream.thread_count = 1          # one thread: the bytes are the same on every run
-            stream.bit_rate = 1_000_000
-            for f in frames:
-                container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))
-            container.mux(stream.encode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, suffix=".avi") as tmp, av.open(str(tmp), "w", format="avi") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p" if codec == "mpeg4" else "yuvj420p"
+        stream.thread_count = 1          # one thread: the bytes are the same on every run
+        stream.bit_rate = 1_000_000
+        for f in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))
+        container.mux(stream.encode())
     return path
 
 
@@ -373,10 +364,7 @@ def _write_one(root: str, spec: ActionSpec, cls: str, group: int, clip: int) -> 
 
 def _write_text(path: Path, lines: List[str]) -> None:
     # CRLF, as the official split files; newline="" stops Python translating "\n"
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        f.write("".join(line + "\r\n" for line in lines))
-    os.replace(tmp, path)
+    write_text_atomic(path, "".join(line + "\r\n" for line in lines), newline="")
 
 
 def make_actions(out_dir: PathLike, spec: ActionSpec = ActionSpec(), workers: Optional[int] = None,
@@ -392,21 +380,11 @@ def make_actions(out_dir: PathLike, spec: ActionSpec = ActionSpec(), workers: Op
     workers: processes (default: all cores, at most 8; 1 writes here).
     """
     out = Path(out_dir)
-    manifest = out / "actions.json"
     wanted = spec.to_dict()
-    if not overwrite and manifest.is_file():
-        try:
-            if json.loads(manifest.read_text()) == wanted:
-                return out
-        except json.JSONDecodeError:
-            pass
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise DataError(f"{out}: cannot create the output folder ({e.strerror})") from None
-    if not os.access(out, os.W_OK):
-        raise DataError(f"{out}: output folder is not writable")
-    manifest.unlink(missing_ok=True)
+    if not overwrite and dataset_is_current(out, "actions.json", wanted):
+        return out
+    ensure_writable_dir(out)
+    (out / "actions.json").unlink(missing_ok=True)
 
     classes = class_names(spec.classes)
     jobs = [(c, g, k) for c in classes for g in range(1, spec.groups + 1) for k in range(1, spec.clips_per_group + 1)]
@@ -434,5 +412,5 @@ def make_actions(out_dir: PathLike, spec: ActionSpec = ActionSpec(), workers: Op
         test = [_file_name(c, g, k) for c, g, k in jobs if g in tests]
         _write_text(lists / f"trainlist{split:02d}.txt", train)
         _write_text(lists / f"testlist{split:02d}.txt", test)
-    manifest.write_text(json.dumps(wanted, indent=2) + "\n")
+    write_manifest(out, "actions.json", wanted)
     return out

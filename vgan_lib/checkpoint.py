@@ -9,13 +9,13 @@ never leaves a half-written checkpoint behind.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Optional, Union
 
 import torch
 
 from .errors import CheckpointError
+from .files import atomic_path, ensure_writable_dir
 from .model import VideoGANConfig, build_models
 from .train import GANTrainer, TrainConfig
 
@@ -41,36 +41,34 @@ def _library_version() -> str:
 
 
 def check_writable_dir(folder: PathLike) -> Path:
-    """Create ``folder`` if needed; a one-line error if files cannot be written there."""
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise CheckpointError(f"{folder}: cannot create the output folder ({e.strerror})") from None
-    if not folder.is_dir():
-        raise CheckpointError(f"{folder}: output path exists and is not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise CheckpointError(f"{folder}: output folder is not writable")
-    return folder
+    """Create ``folder`` if needed; a one-line CheckpointError if files cannot be written there."""
+    return ensure_writable_dir(folder, CheckpointError)
 
 
 def atomic_save(obj, path: PathLike) -> Path:
     """``torch.save`` to a temporary file beside ``path``, fsync, then rename over ``path``."""
     path = Path(path)
     check_writable_dir(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(e, OSError):
-            raise CheckpointError(f"{path}: could not write the checkpoint ({e.strerror or e})") from None
-        raise
+    except OSError as e:
+        raise CheckpointError(f"{path}: could not write the checkpoint ({e.strerror or e})") from None
     return path
+
+
+def torch_load_checked(path: PathLike, what: str = "vgan_lib checkpoint"):
+    """``torch.load(path, weights_only=True)`` on the CPU, any failure as one CheckpointError line."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # zip errors, unpickling refusals, truncation...
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path}: not a {what} (torch.load failed: {reason})") from None
 
 
 def save_checkpoint(path: PathLike, trainer: GANTrainer, extra: Optional[dict] = None) -> Path:
@@ -110,11 +108,7 @@ def load_checkpoint(path: PathLike) -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # zip errors, unpickling refusals, truncation...
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path}: not a vgan_lib checkpoint (torch.load failed: {reason})") from None
+    state = torch_load_checked(path)
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a vgan_lib checkpoint (no '{FORMAT}' marker)")
     if state.get("format_version", 0) > FORMAT_VERSION:

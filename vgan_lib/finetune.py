@@ -43,7 +43,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .checkpoint import FORMAT as GAN_FORMAT
-from .checkpoint import atomic_save, load_checkpoint, load_models
+from .checkpoint import atomic_save, load_checkpoint, load_models, torch_load_checked
 from .device import pick_device
 from .errors import CheckpointError, DataError
 from .model import ActionClassifier, VideoGANConfig, init_weights
@@ -312,11 +312,7 @@ def load_classifier(path: PathLike, device: Union[str, torch.device] = "cpu") ->
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such classifier file")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # zip errors, unpickling refusals, truncation...
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path}: not a vgan_lib classifier (torch.load failed: {reason})") from None
+    state = torch_load_checked(path, "vgan_lib classifier")
     if isinstance(state, dict) and state.get("format") == GAN_FORMAT:
         raise CheckpointError(f"{path}: is a GAN checkpoint, not a classifier (make one with 'vgan finetune')")
     if not isinstance(state, dict) or state.get("format") != FORMAT:

@@ -14,7 +14,6 @@ seed is the same whatever the number of clips asked for.
 
 from __future__ import annotations
 
-import json
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -25,7 +24,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
-from .errors import DataError
+from .files import dataset_is_current, ensure_writable_dir, write_manifest, write_text_atomic
 
 __all__ = ["SyntheticSpec", "render_clip", "make_synthetic"]
 
@@ -195,22 +194,12 @@ def make_synthetic(out_dir: Union[str, Path], spec: SyntheticSpec = SyntheticSpe
     so notebooks can call this on every run.
     """
     out = Path(out_dir)
-    manifest = out / "synthetic.json"
     list_file = out / "train.txt"
     wanted = asdict(spec)
-    if not overwrite and manifest.is_file() and list_file.is_file():
-        try:
-            if json.loads(manifest.read_text()) == wanted:
-                return list_file
-        except json.JSONDecodeError:
-            pass
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise DataError(f"{out}: cannot create the output folder ({e.strerror})") from None
-    if not os.access(out, os.W_OK):
-        raise DataError(f"{out}: output folder is not writable")
-    manifest.unlink(missing_ok=True)
+    if not overwrite and dataset_is_current(out, "synthetic.json", wanted, "train.txt"):
+        return list_file
+    ensure_writable_dir(out)
+    (out / "synthetic.json").unlink(missing_ok=True)
 
     workers = workers or min(os.cpu_count() or 1, 8)
     chunk = 64
@@ -231,8 +220,6 @@ def make_synthetic(out_dir: Union[str, Path], spec: SyntheticSpec = SyntheticSpe
                 bar.update(len(part))
     finally:
         bar.close()
-    tmp = list_file.with_suffix(".txt.tmp")
-    tmp.write_text("".join(line + "\n" for line in lines))
-    os.replace(tmp, list_file)
-    manifest.write_text(json.dumps(wanted, indent=2) + "\n")
+    write_text_atomic(list_file, "".join(line + "\n" for line in lines))
+    write_manifest(out, "synthetic.json", wanted)
     return list_file

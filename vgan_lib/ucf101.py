@@ -55,7 +55,6 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -67,6 +66,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .errors import DataError
+from .files import atomic_path
 from .model import VideoGANConfig
 
 __all__ = [
@@ -427,16 +427,10 @@ def decode_video(path: PathLike, size: int, stride: int = 1, fps: Optional[float
 
 
 def _atomic_save_npy(array: np.ndarray, dest: Path) -> None:
-    # write beside the target and rename: a crash never leaves half a cache file
+    # a crash never leaves half a cache file
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, array)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(dest) as tmp, open(tmp, "wb") as f:
+        np.save(f, array)
 
 
 def _decode_job(path: str, dest: str, size: int, stride: int, fps: Optional[float]) -> Tuple[int, Optional[str]]:
