@@ -8,7 +8,8 @@ No learned metric, no download: each figure is a plain statistic of the pixels.
   (``mask_mean``, ``mask_open`` = share of m > 0.5), whether the open region moves
   (``mask_centroid_travel``: path length of the mask's centre of mass, in pixels per
   frame) and whether the motion happens where the mask is open
-  (``motion_in_mask``: share of the frame-to-frame change that falls where m > 0.5).
+  (``motion_in_mask``: share of the frame-to-frame change that falls where m > 0.5
+  in either frame).
 * diversity: mean and smallest RMS distance between pairs of videos. Distinct z
   giving (nearly) the same video is mode collapse; real clips set the scale.
 """
@@ -45,7 +46,8 @@ def mask_statistics(mask: torch.Tensor, videos: torch.Tensor) -> dict:
     cx = (m * xs).sum(dim=(3, 4)) / mass
     step = torch.sqrt((cy[..., 1:] - cy[..., :-1]) ** 2 + (cx[..., 1:] - cx[..., :-1]) ** 2)
     change = (_unit(videos)[:, :, 1:] - _unit(videos)[:, :, :-1]).abs().sum(dim=1, keepdim=True)  # (N,1,T-1,H,W)
-    open_pair = ((m[:, :, 1:] + m[:, :, :-1]) / 2) > 0.5
+    # a pixel changes because an object arrives or leaves: open in either of the two frames
+    open_pair = torch.maximum(m[:, :, 1:], m[:, :, :-1]) > 0.5
     return {
         "mask_mean": m.mean().item(),
         "mask_open": (m > 0.5).float().mean().item(),

@@ -1,0 +1,68 @@
+"""The quality figures are plain pixel statistics with known values on hand-made videos."""
+
+import pytest
+import torch
+
+from vgan_lib.model import build_models
+from vgan_lib.quality import (compare_with_real, diversity, mask_statistics, motion_energy, pairwise_rms,
+                              quality_report)
+
+
+def moving_square(n=2, T=8, S=16, speed=1):
+    """(n, 3, T, S, S) in [-1, 1]: a white 4x4 square moving right by `speed` px per frame on black,
+    and its mask (n, 1, T, S, S)."""
+    video = -torch.ones(n, 3, T, S, S)
+    mask = torch.zeros(n, 1, T, S, S)
+    for t in range(T):
+        x = 2 + speed * t
+        video[:, :, t, 6:10, x:x + 4] = 1
+        mask[:, :, t, 6:10, x:x + 4] = 1
+    return video, mask
+
+
+def test_a_still_video_has_no_motion_energy():
+    assert motion_energy(torch.zeros(2, 3, 8, 16, 16)) == 0
+
+
+def test_motion_energy_counts_the_changed_pixels():
+    video, _ = moving_square(speed=1)
+    # each step one 4-pixel column turns white and one turns black, out of 16x16 pixels, full swing 1.0
+    assert motion_energy(video) == pytest.approx(8 / 256)
+
+
+def test_the_mask_centroid_travels_with_the_object_and_the_motion_is_inside_the_mask():
+    video, mask = moving_square(speed=1)
+    stats = mask_statistics(mask, video)
+    assert stats["mask_centroid_travel"] == pytest.approx(1.0)
+    assert stats["mask_open"] == pytest.approx(16 / 256)
+    # every changed pixel is one the square leaves or arrives at
+    assert stats["motion_in_mask"] == pytest.approx(1.0)
+    elsewhere = torch.zeros_like(mask)
+    elsewhere[..., 0:4, 0:4] = 1  # a mask open only in a corner the square never visits
+    assert mask_statistics(elsewhere, video)["motion_in_mask"] == 0
+    still = mask_statistics(mask[:, :, :1].expand_as(mask), video)
+    assert still["mask_centroid_travel"] == 0 and still["mask_change"] == 0
+
+
+def test_identical_videos_have_zero_distance_and_distinct_ones_do_not():
+    video, _ = moving_square(n=3)
+    assert torch.all(pairwise_rms(video) == 0)
+    video[1] = -video[1]
+    d = diversity(video)
+    assert d["pairwise_rms_min"] == 0 and d["pairwise_rms_mean"] > 0.3
+
+
+def test_an_untrained_generator_is_the_floor(tiny_cfg):
+    G, _ = build_models(tiny_cfg, seed=1)
+    real, _ = moving_square(n=8, T=16, S=16)
+    report = compare_with_real(G, real, n=8, seed=0, untrained=G)
+    assert report["generated"] == report["untrained"]
+    assert report["motion_ratio"] < 0.01  # an untrained G barely moves
+
+
+def test_the_report_on_golf_format_clips_has_every_figure(tiny_cfg, synthetic_dir):
+    G, _ = build_models(tiny_cfg, seed=1)
+    report = quality_report(G, synthetic_dir / "train.txt", n=6, seed=0)
+    assert set(report) == {"generated", "real", "untrained", "motion_ratio"}
+    assert {"motion_energy", "pairwise_rms_mean", "mask_open", "motion_in_mask"} <= set(report["generated"])
+    assert report["real"]["motion_energy"] > 0.001  # the synthetic clips move
