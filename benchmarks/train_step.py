@@ -10,6 +10,10 @@ achieved GFLOP/s. The FLOPs per video are counted by torch's FlopCounterMode on 
 real step (convolutions forward and backward, the bulk of the work), not estimated.
 The loader rows time a DataLoader over the synthetic golf-format set
 (``make-data``'s default) at each preset's clip size.
+
+bf16 autocast only pays on CPUs with native bf16 arithmetic (AVX512-BF16 or AMX);
+elsewhere oneDNN emulates it and it is far slower than fp32. On such a CPU the bf16
+row is measured for the small preset only (a paper-size step would take minutes).
 """
 
 from __future__ import annotations
@@ -36,6 +40,12 @@ MODES = {
     "fp32+cl3d": dict(precision="fp32", channels_last=True),
     "bf16+cl3d": dict(precision="bf16", channels_last=True),
 }
+
+
+def cpu_has_native_bf16() -> bool:
+    cpu = getattr(torch, "cpu", None)
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(cpu, name, lambda: False)() for name in checks)
 
 
 def flops_per_video(preset: str) -> float:
@@ -97,15 +107,19 @@ def main(argv=None) -> int:
     ap.add_argument("--loader-workers", nargs="+", type=int, default=[0, 2])
     args = ap.parse_args(argv)
 
+    native_bf16 = cpu_has_native_bf16()
     print(f"torch {torch.__version__} | {platform.processor() or platform.machine()} | "
-          f"CPU capability {torch.backends.cpu.get_cpu_capability()} | threads {torch.get_num_threads()} | "
-          f"cores {os.cpu_count()} | device {args.device}")
+          f"CPU capability {torch.backends.cpu.get_cpu_capability()} | native bf16 {native_bf16} | "
+          f"threads {torch.get_num_threads()} | cores {os.cpu_count()} | device {args.device}")
     print()
     print(f"{'preset':<7} {'mode':<10} {'batch':>5} {'iters':>5} {'videos/s':>9} {'GFLOP/video':>12} {'GFLOP/s':>8}")
     for preset in args.presets:
         gflop = flops_per_video(preset) / 1e9
         batch = args.batch or (32 if preset == "small" else 8)
         for mode in args.modes:
+            if mode.startswith("bf16") and args.device == "cpu" and not native_bf16 and preset != "small":
+                print(f"{preset:<7} {mode:<10} skipped: no native bf16 on this CPU (see the small row)")
+                continue
             vps, n = time_step(preset, mode, batch, args.seconds, args.device)
             print(f"{preset:<7} {mode:<10} {batch:>5} {n:>5} {vps:>9.2f} {gflop:>12.2f} {vps * gflop:>8.1f}",
                   flush=True)

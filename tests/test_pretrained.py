@@ -1,0 +1,57 @@
+"""The shipped model: loads by name, is checked against its manifest, and really makes motion."""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from vgan_lib import pretrained
+from vgan_lib.errors import CheckpointError
+from vgan_lib.quality import quality_report
+from vgan_lib.synthetic import SyntheticSpec, make_synthetic
+
+NAME = "small-synthetic"
+
+
+def test_the_shipped_model_loads_by_name_with_the_manifests_config():
+    info = pretrained.manifest(NAME)
+    G, D = pretrained.load_pretrained(NAME)
+    assert G.cfg.to_dict() == info["model_config"] and not G.training and not D.training
+    assert pretrained.weights_path(NAME).stat().st_size == info["bytes"] <= 30e6
+    for key in ("commands", "iterations", "wall_seconds", "library_version", "sha256", "quality"):
+        assert key in info, key
+
+
+def test_a_damaged_weights_file_is_refused_by_its_sha256(tmp_path, monkeypatch):
+    for suffix in (".json", ".pt"):
+        shutil.copy(pretrained.PRETRAINED_DIR / f"{NAME}{suffix}", tmp_path)
+    weights = tmp_path / f"{NAME}.pt"
+    data = bytearray(weights.read_bytes())
+    data[-100] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    monkeypatch.setattr(pretrained, "PRETRAINED_DIR", tmp_path)
+    with pytest.raises(CheckpointError, match=r"small-synthetic.pt: sha256 .* does not match the manifest"):
+        pretrained.load_pretrained(NAME)
+
+
+def test_an_unknown_name_lists_the_shipped_models():
+    with pytest.raises(CheckpointError, match=r"no shipped model called 'huge'.*small-synthetic"):
+        pretrained.load_pretrained("huge")
+
+
+@pytest.mark.slow
+def test_the_shipped_generator_moves_like_the_real_clips_and_the_untrained_one_does_not(tmp_path):
+    info = pretrained.manifest(NAME)
+    spec = SyntheticSpec(**{**info["data"]["spec"], "count": 256})  # clip i does not depend on the count
+    list_file = make_synthetic(tmp_path, spec, progress=False)
+    G, _ = pretrained.load_pretrained(NAME)
+    r = quality_report(G, list_file, n=64, seed=1)
+    gen, real, floor = r["generated"], r["real"], r["untrained"]
+    assert 0.5 <= r["motion_ratio"] <= 2.0, json.dumps(r)
+    assert floor["motion_energy"] < 0.1 * real["motion_energy"]
+    # the mask is sparse, it moves, and the motion happens where it is open
+    assert gen["mask_open"] < 0.5 and gen["mask_centroid_travel"] > 10 * floor["mask_centroid_travel"]
+    assert gen["motion_in_mask"] > floor["motion_in_mask"]
+    # no collapse: distinct z give distinct videos, about as different as real clips are
+    assert gen["pairwise_rms_min"] > 0.02 and gen["pairwise_rms_mean"] > 0.5 * real["pairwise_rms_mean"]
