@@ -139,3 +139,14 @@ def test_training_n_steps_equals_n_half_then_save_load_in_a_new_process_and_n_ha
     assert state["step"] == n
     resumed = trainer_from_checkpoint(out / "checkpoint.pt")
     assert torch.equal(resumed.sample_z(3), straight.sample_z(3))
+
+
+def test_the_moving_average_is_saved_resumed_and_preferred_for_sampling(tmp_path, tiny_cfg):
+    G, D = build_models(tiny_cfg)
+    trainer = GANTrainer(G, D, TrainConfig(batch_size=4, device="cpu", ema_decay=0.9))
+    trainer.step(torch.rand(4, 3, 16, 16, 16))
+    path = save_checkpoint(tmp_path / "ck.pt", trainer)
+    G_loaded, _ = load_models(path)
+    assert all(torch.equal(a, b) for a, b in zip(G_loaded.parameters(), trainer.G_ema.parameters()))
+    resumed = trainer_from_checkpoint(path)
+    assert all(torch.equal(a, b) for a, b in zip(resumed.G_ema.parameters(), trainer.G_ema.parameters()))

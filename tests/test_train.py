@@ -115,3 +115,16 @@ def test_shuffle_stream_visits_every_clip_once_per_epoch_and_resumes_mid_stream(
     assert first[:10] != first[10:20]
     resumed = iter(ShuffleStream(10, seed=3, start=13))
     assert [next(resumed) for _ in range(12)] == first[13:25]
+
+
+def test_the_moving_average_of_g_follows_g_and_is_what_samples_are_drawn_from(tiny_cfg):
+    trainer = _trainer(tiny_cfg, ema_decay=0.5)
+    start = [p.clone() for p in trainer.G_ema.parameters()]
+    trainer.step(torch.rand(4, 3, 16, 16, 16))
+    for s, a, g in zip(start, trainer.G_ema.parameters(), trainer.G.parameters()):
+        assert torch.allclose(a, 0.5 * s + 0.5 * g)
+    assert not any(p.requires_grad for p in trainer.G_ema.parameters())
+    assert trainer.sampler is trainer.G_ema and _trainer(tiny_cfg).sampler is not None
+    z = torch.randn(2, tiny_cfg.z_dim)
+    with torch.no_grad():
+        assert torch.equal(trainer.generate(z), trainer.G_ema.eval()(z))

@@ -156,11 +156,15 @@ def trainer_from_checkpoint(path: PathLike, **overrides) -> GANTrainer:
 
 
 def load_models(path: PathLike, device: Union[str, torch.device] = "cpu"):
-    """(G, D) from a training checkpoint or a weights file, both in eval mode."""
+    """(G, D) from a training checkpoint or a weights file, both in eval mode.
+
+    A run that kept a moving average of G (``ema_decay``) returns the average: it is
+    the generator the run drew its samples from.
+    """
     state = load_checkpoint(path)
     G, D = build_models(state["model_config"])
     try:
-        G.load_state_dict(state["G"])
+        G.load_state_dict(state.get("G_ema", state["G"]))
         D.load_state_dict(state["D"])
     except (KeyError, RuntimeError) as e:
         reason = str(e).strip().splitlines()[0]

@@ -111,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fp32, bf16 (CPU or GPU autocast) or fp16 (GPU)")
     t.add_argument("--channels-last", action="store_true", help="use the channels_last_3d memory layout")
     t.add_argument("--seed", type=_non_negative_int, default=0, help="seed for weights, latents and data order")
+    t.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                   help="keep a moving average of G's weights with this decay (e.g. 0.999) and sample from it; "
+                        "0 (default) samples from G itself, as the original")
     t.add_argument("--workers", type=_non_negative_int, default=2, help="DataLoader worker processes (default: 2)")
     o = p.add_argument_group("output")
     o.add_argument("--out", default="runs/train", help="run folder: checkpoint.pt, samples/ (default: runs/train)")
@@ -160,7 +163,7 @@ def _cmd_train(args) -> int:
         cfg = _model_config(args)
         tcfg = TrainConfig(batch_size=args.batch_size, lr=args.lr, mask_lambda=args.mask_lambda,
                            d_steps=args.d_steps, g_loss=args.g_loss, device=args.device, precision=args.precision,
-                           channels_last=args.channels_last, seed=args.seed)
+                           channels_last=args.channels_last, seed=args.seed, ema_decay=args.ema)
     except ValueError as e:
         raise _UsageError(str(e)) from None
     out = check_writable_dir(args.out)
