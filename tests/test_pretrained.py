@@ -4,7 +4,6 @@ import json
 import shutil
 
 import pytest
-import torch
 
 from vgan_lib import pretrained
 from vgan_lib.errors import CheckpointError
