@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from vgan_lib.model import build_models
-from vgan_lib.quality import (compare_with_real, diversity, mask_statistics, motion_energy, pairwise_rms,
+from vgan_lib.quality import (compare_with_real, diversity, mask_statistics, motion_energy, moving_share,
+                              pairwise_rms,
                               quality_report)
 
 
@@ -28,6 +29,16 @@ def test_motion_energy_counts_the_changed_pixels():
     video, _ = moving_square(speed=1)
     # each step one 4-pixel column turns white and one turns black, out of 16x16 pixels, full swing 1.0
     assert motion_energy(video) == pytest.approx(8 / 256)
+
+
+def test_moving_share_counts_clear_changes_and_ignores_a_faint_shimmer():
+    video, _ = moving_square(speed=1)
+    assert moving_share(video) == pytest.approx(8 / 256)
+    # +-0.1 in [-1, 1] is a change of 0.1 in [0, 1] units: far below the 0.2 threshold, at every pixel
+    shimmer = torch.zeros(2, 3, 8, 16, 16)
+    shimmer[:, :, 1::2] = 0.2
+    assert motion_energy(shimmer) == pytest.approx(0.1)
+    assert moving_share(shimmer) == 0
 
 
 def test_the_mask_centroid_travels_with_the_object_and_the_motion_is_inside_the_mask():
@@ -63,6 +74,6 @@ def test_an_untrained_generator_is_the_floor(tiny_cfg):
 def test_the_report_on_golf_format_clips_has_every_figure(tiny_cfg, synthetic_dir):
     G, _ = build_models(tiny_cfg, seed=1)
     report = quality_report(G, synthetic_dir / "train.txt", n=6, seed=0)
-    assert set(report) == {"generated", "real", "untrained", "motion_ratio"}
+    assert set(report) == {"generated", "real", "untrained", "motion_ratio", "moving_ratio"}
     assert {"motion_energy", "pairwise_rms_mean", "mask_open", "motion_in_mask"} <= set(report["generated"])
     assert report["real"]["motion_energy"] > 0.001  # the synthetic clips move

@@ -4,6 +4,10 @@ No learned metric, no download: each figure is a plain statistic of the pixels.
 
 * motion energy: mean |x[t+1] - x[t]| over pixels, colours and frames, with pixels in
   [0, 1]. A still video scores 0; real clips of the synthetic set score a few 0.01.
+* moving share: the share of pixels (colours averaged) that change by more than
+  ``MOVING`` = 0.2 from one frame to the next. Motion energy adds up every change,
+  however faint; this counts only clear ones, so the two together tell an object
+  that moves from a faint shimmer spread over the whole picture.
 * mask statistics (two-stream only): how much of the picture the mask opens
   (``mask_mean``, ``mask_open`` = share of m > 0.5), whether the open region moves
   (``mask_centroid_travel``: path length of the mask's centre of mass, in pixels per
@@ -20,7 +24,7 @@ from typing import Optional
 
 import torch
 
-__all__ = ["motion_energy", "mask_statistics", "pairwise_rms", "diversity", "video_statistics",
+__all__ = ["MOVING", "motion_energy", "moving_share", "mask_statistics", "pairwise_rms", "diversity", "video_statistics",
            "generate_in_batches", "compare_with_real"]
 
 
@@ -33,6 +37,16 @@ def motion_energy(videos: torch.Tensor) -> float:
     """(N, 3, T, H, W) in [-1, 1] -> mean |x[t+1] - x[t]| in [0, 1] pixel units."""
     x = _unit(videos)
     return (x[:, :, 1:] - x[:, :, :-1]).abs().mean().item()
+
+
+MOVING = 0.2
+
+
+def moving_share(videos: torch.Tensor, threshold: float = MOVING) -> float:
+    """(N, 3, T, H, W) in [-1, 1] -> share of (pixel, frame pair) whose colour-mean change exceeds ``threshold``."""
+    x = _unit(videos)
+    change = (x[:, :, 1:] - x[:, :, :-1]).abs().mean(dim=1)
+    return (change > threshold).float().mean().item()
 
 
 def mask_statistics(mask: torch.Tensor, videos: torch.Tensor) -> dict:
@@ -72,7 +86,7 @@ def diversity(videos: torch.Tensor) -> dict:
 
 def video_statistics(videos: torch.Tensor, mask: Optional[torch.Tensor] = None) -> dict:
     """All the figures above for one batch of videos (and its masks, if any)."""
-    stats = {"motion_energy": motion_energy(videos), **diversity(videos)}
+    stats = {"motion_energy": motion_energy(videos), "moving_share": moving_share(videos), **diversity(videos)}
     if mask is not None:
         stats.update(mask_statistics(mask, videos))
     return stats
@@ -107,6 +121,7 @@ def compare_with_real(G, real: torch.Tensor, n: int = 256, seed: int = 0, untrai
         v0, m0 = generate_in_batches(untrained, n, seed)
         out["untrained"] = video_statistics(v0, m0)
     out["motion_ratio"] = out["generated"]["motion_energy"] / max(out["real"]["motion_energy"], 1e-12)
+    out["moving_ratio"] = out["generated"]["moving_share"] / max(out["real"]["moving_share"], 1e-12)
     return out
 
 
