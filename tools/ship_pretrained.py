@@ -2,7 +2,8 @@
 """Turn a training checkpoint into a shipped model, or check a shipped model's figures.
 
     python tools/ship_pretrained.py --checkpoint runs/pretrained-small/checkpoint.pt \\
-        --name small-synthetic --command "vgan train ..." --wall-seconds 9000
+        --name small-synthetic --command "vgan train ..." [--command "vgan train ... --resume"] \\
+        --wall-seconds 9000 --history runs/step1000.pt runs/step2000.pt
     python tools/ship_pretrained.py --check small-synthetic     # recompute and compare the manifest's figures
 
 Shipping writes ``data/pretrained/<name>.pt`` (G and D weights, no optimiser state)
@@ -41,7 +42,9 @@ def _data_list(spec: dict) -> Path:
 def ship(args) -> int:
     state = load_checkpoint(args.checkpoint)
     spec = json.loads((Path(args.data).parent / "synthetic.json").read_text())
-    G, D = load_models(args.checkpoint)
+    G, D = load_models(args.checkpoint)        # G: the moving average when the run kept one
+    if args.generator == "G" and "G_ema" in state:
+        G.load_state_dict(state["G"])          # the generator as trained
     out = PRETRAINED_DIR / f"{args.name}.pt"
     save_weights(out, G, D)
     report = quality_report(G, _data_list(spec), n=N_CLIPS, seed=0)
@@ -50,11 +53,13 @@ def ship(args) -> int:
         "file": out.name,
         "sha256": sha256_of(out),
         "bytes": out.stat().st_size,
-        "commands": [args.data_command, args.command],
+        "commands": [args.data_command, *args.command],
         "data": {"kind": "synthetic", "spec": spec},
         "model_config": state["model_config"].to_dict(),
         "train_config": state["train_config"],
         "iterations": state["step"],
+        "generator_weights": ("the moving average of G's weights (vgan train --ema)"
+                              if "G_ema" in state and args.generator == "G_ema" else "G as trained"),
         "wall_seconds": args.wall_seconds,
         "machine": args.machine,
         "library_version": __version__,
@@ -63,10 +68,30 @@ def ship(args) -> int:
         "quality": {"clips": N_CLIPS, "seed": 0, **report},
         "check": "python tools/ship_pretrained.py --check " + args.name,
     }
+    if args.note:
+        info["notes"] = args.note
+    if args.history or "G_ema" in state:
+        info["history"] = [_history_row(path, spec) for path in [*args.history, args.checkpoint]]
     (PRETRAINED_DIR / f"{args.name}.json").write_text(json.dumps(info, indent=2) + "\n")
     print(json.dumps(info["quality"], indent=2))
     print(f"wrote {out} ({info['bytes'] / 1e6:.1f} MB) and its manifest")
     return 0
+
+
+def _history_row(path, spec: dict) -> dict:
+    """Motion figures of an earlier checkpoint of the same run, for its raw G and its averaged G."""
+    from vgan_lib.model import build_models
+
+    state = load_checkpoint(path)
+    row = {"step": state["step"]}
+    for key in ("G", "G_ema"):
+        if key in state:
+            G, _ = build_models(state["model_config"])
+            G.load_state_dict(state[key])
+            r = quality_report(G, _data_list(spec), n=N_CLIPS, seed=0)
+            row[key] = {"motion_ratio": r["motion_ratio"], "moving_ratio": r["moving_ratio"],
+                        "mask_open": r["generated"]["mask_open"]}
+    return row
 
 
 def _compare(stored, fresh, path="quality", rel=2e-3) -> list:
@@ -102,7 +127,13 @@ def main(argv=None) -> int:
     ap.add_argument("--name", default="small-synthetic")
     ap.add_argument("--data", default=str(ROOT / "data" / "synthetic" / "train.txt"))
     ap.add_argument("--data-command", default="vgan make-data")
-    ap.add_argument("--command", help="the exact training command")
+    ap.add_argument("--command", action="append",
+                    help="the exact training command; repeat for a run resumed in several legs")
+    ap.add_argument("--note", action="append", default=[], help="a sentence for the manifest (repeatable)")
+    ap.add_argument("--generator", choices=["G", "G_ema"], default="G_ema",
+                    help="ship G as trained, or its moving average when the run kept one (default)")
+    ap.add_argument("--history", nargs="*", default=[], metavar="CHECKPOINT",
+                    help="earlier checkpoints of the run whose motion figures the manifest records")
     ap.add_argument("--wall-seconds", type=float)
     ap.add_argument("--machine", default="")
     args = ap.parse_args(argv)
