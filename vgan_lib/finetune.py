@@ -24,6 +24,14 @@ matrix (rows: true class, columns: predicted).
 ``fit_classifier(data, mode, checkpoint)`` does one run; ``run_modes`` repeats it
 over modes and seeds for the table, and ``label_fraction`` trains on a seeded,
 class-stratified share of the training videos for a label-efficiency curve.
+
+``load_classes(root, cfg, ["YoYo", "Kayaking"])`` loads a few classes of a data set
+(decoding only those), as the seed's binary YoYo-vs-Kayaking task on UCF-101.
+
+Choosing epochs or a learning rate must never look at the test split.
+``validation_split(data, groups)`` holds out some *training* groups as a validation
+set (whole groups, as the official split does), and ``validate=`` scores the model
+on it after every epoch, without changing the training run.
 """
 
 from __future__ import annotations
@@ -32,9 +40,10 @@ import copy
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -47,7 +56,7 @@ from .checkpoint import atomic_save, load_checkpoint, load_models, torch_load_ch
 from .device import pick_device
 from .errors import CheckpointError, DataError
 from .model import ActionClassifier, VideoGANConfig, init_weights
-from .ucf101 import TestVideos, TrainClips, UCF101Data, load_ucf101
+from .ucf101 import FrameCache, SplitIndex, TestVideos, TrainClips, UCF101Data, Video, index_ucf101, load_ucf101
 
 __all__ = [
     "MODES",
@@ -62,6 +71,8 @@ __all__ = [
     "fit_classifier",
     "run_modes",
     "format_results",
+    "validation_split",
+    "load_classes",
 ]
 
 MODES = ("finetune", "linear", "scratch")
@@ -140,13 +151,17 @@ def _check_shapes(model: ActionClassifier, data: UCF101Data) -> None:
 
 def train_classifier(model: ActionClassifier, train: TrainClips, mode: str = "finetune", epochs: int = 24,
                      batch_size: int = 10, lr: float = 2e-4, beta1: float = 0.5, seed: int = 0,
-                     device: Union[str, torch.device] = "cpu", workers: int = 0,
-                     progress: bool = True) -> List[dict]:
+                     device: Union[str, torch.device] = "cpu", workers: int = 0, progress: bool = True,
+                     validate: Optional[Callable[[ActionClassifier], dict]] = None) -> List[dict]:
     """Train ``model`` in place for ``epochs`` passes over ``train``; one history dict per epoch.
 
     Each epoch: new random windows (``train.set_epoch``), a shuffled order from a
     generator seeded by ``seed``, Adam steps on the cross-entropy. ``seed`` also seeds
     torch's global RNG (dropout), so a CPU run repeats exactly.
+
+    validate: called with the model (in eval mode) after every epoch; the numbers it
+              returns join that epoch's history dict. Torch's RNG state is restored
+              afterwards, so the training run is the same with or without it.
     """
     _check_mode(mode)
     if len(train) < 2:
@@ -180,6 +195,12 @@ def train_classifier(model: ActionClassifier, train: TrainClips, mode: str = "fi
                 bar.update(1)
             rec = {"epoch": epoch + 1, "loss": loss_sum / total, "train_accuracy": correct / total,
                    "seconds": time.perf_counter() - t0}
+            if validate is not None:
+                rng = torch.get_rng_state()   # a DataLoader draws from it: keep training's stream intact
+                model.eval()
+                rec.update(validate(model))
+                torch.set_rng_state(rng)
+                _prepare_for_training(model, mode)
             history.append(rec)
             bar.set_postfix(epoch=epoch + 1, loss=f"{rec['loss']:.3f}", acc=f"{rec['train_accuracy']:.2f}")
     finally:
@@ -360,18 +381,27 @@ def fit_classifier(data: UCF101Data, mode: str = "finetune", checkpoint: Optiona
                    D: Optional[nn.Module] = None, cfg: Optional[VideoGANConfig] = None, *, epochs: int = 24,
                    batch_size: int = 10, lr: float = 2e-4, beta1: float = 0.5, label_fraction: float = 1.0,
                    seed: int = 0, device: Union[str, torch.device] = "cpu", workers: int = 0,
-                   progress: bool = True) -> FinetuneResult:
+                   progress: bool = True, track_test: bool = False) -> FinetuneResult:
     """Build a classifier for ``mode``, train it on ``data.train``, test it on ``data.test``.
 
     ``label_fraction`` < 1 trains on that seeded, class-stratified share of the
     training videos (the test set stays whole). Defaults are the original recipe's
     (24 epochs at batch 10 is the seed's YoYo-vs-Kayaking run).
+    ``track_test`` also scores ``data.test`` after every epoch (history keys
+    ``clip_accuracy``, ``video_accuracy``): for a ``validation_split``, whose test
+    set is held-out training groups; never choose settings this way on a real test set.
     """
     model = build_classifier(len(data.classes), mode, checkpoint=checkpoint, D=D, cfg=cfg, seed=seed)
     _check_shapes(model, data)
     train = data.train.label_fraction(label_fraction, seed)
+    validate = None
+    if track_test:
+        def validate(m):
+            ev = evaluate(m, data.test, data.classes, device=device, workers=workers)
+            return {"clip_accuracy": ev.clip_accuracy, "video_accuracy": ev.video_accuracy}
     t0 = time.perf_counter()
-    history = train_classifier(model, train, mode, epochs, batch_size, lr, beta1, seed, device, workers, progress)
+    history = train_classifier(model, train, mode, epochs, batch_size, lr, beta1, seed, device, workers, progress,
+                               validate)
     evaluation = evaluate(model, data.test, data.classes, device=device, workers=workers)
     return FinetuneResult(model, mode, seed, label_fraction, epochs, len(train), history, evaluation,
                           time.perf_counter() - t0)
@@ -418,3 +448,71 @@ def format_results(results: Sequence[dict]) -> str:
         lines.append(f"{fraction:>6.0%}  {mode:<8}  {len(rs):>4}  {v.mean():.3f} +- {v.std():.3f}  "
                      f"{c.mean():.3f} +- {c.std():.3f}")
     return "\n".join(lines)
+
+
+def validation_split(data: UCF101Data, groups: int = 4, seed: int = 0, windows: Optional[int] = None) -> UCF101Data:
+    """Hold out ``groups`` whole training groups as validation: the data to choose settings on.
+
+    Returns a ``UCF101Data`` whose ``train`` is the other training groups and whose
+    ``test`` is the held-out ones (``windows`` per video, default as ``data.test``),
+    so ``fit_classifier`` and ``run_modes`` work on it unchanged. The groups are drawn
+    with ``seed`` among the training groups and held out in every class, as the
+    official split holds out groups; ``data.test`` is never touched.
+    """
+    train = data.train
+    names = sorted({v.group for v in train.videos})
+    if not 1 <= groups < len(names):
+        raise ValueError(f"groups must be in 1..{len(names) - 1} (the training set has {len(names)} groups), "
+                         f"got {groups}")
+    order = torch.randperm(len(names), generator=torch.Generator().manual_seed(seed)).tolist()
+    held = {names[i] for i in order[:groups]}
+    keep = [i for i, v in enumerate(train.videos) if v.group not in held]
+    out = [i for i, v in enumerate(train.videos) if v.group in held]
+    val = TestVideos([train.videos[i] for i in out], [train.files[i] for i in out], [train.lengths[i] for i in out],
+                     train.frames, data.test.windows if windows is None else windows)
+    index = SplitIndex(list(data.classes), [train.videos[i] for i in keep], list(val.videos), data.index.split,
+                       "validation")
+    return UCF101Data(list(data.classes), train.subset(keep), val, index, data.cache, data.frames, data.size, [])
+
+
+def load_classes(root: PathLike, cfg: VideoGANConfig, classes: Optional[Sequence[str]] = None, split: int = 1, *,
+                 stride: int = 1, fps: Optional[float] = None, windows: int = 5,
+                 cache_dir: Optional[PathLike] = None, on_error: str = "raise", seed: int = 0,
+                 progress: bool = True, workers: int = 0) -> UCF101Data:
+    """``load_ucf101`` restricted to ``classes`` (names as in classInd.txt, any letter case).
+
+    Only the chosen classes' videos are decoded, and they are relabelled 0..K-1 in
+    the order given: ``load_classes(ucf_root, cfg, ["YoYo", "Kayaking"])`` is the seed's
+    binary task on real UCF-101. ``classes=None`` is plain ``load_ucf101``. The
+    other arguments are those of ``load_ucf101``; the split follows the official lists.
+    """
+    if classes is None:
+        return load_ucf101(root, cfg, split, stride=stride, fps=fps, windows=windows, cache_dir=cache_dir,
+                           on_error=on_error, seed=seed, progress=progress, workers=workers)
+    index = index_ucf101(root, split, on_error)
+    lookup = {name.lower(): i for i, name in enumerate(index.classes)}
+    missing = [c for c in classes if c.lower() not in lookup]
+    if missing:
+        raise DataError(f"{root}: no class {', '.join(map(repr, missing))} in this data set "
+                        f"({len(index.classes)} classes: {', '.join(index.classes[:5])}, ...)")
+    old = [lookup[c.lower()] for c in classes]
+    if len(set(old)) != len(old) or len(old) < 2:
+        raise ValueError(f"classes must name at least 2 different classes, got {list(classes)}")
+    new = {o: i for i, o in enumerate(old)}
+    names = [index.classes[o] for o in old]
+
+    def keep(videos):
+        return [Video(v.path, new[v.label], v.group) for v in videos if v.label in new]
+
+    index = SplitIndex(names, keep(index.train), keep(index.test), split, index.layout, list(index.skipped))
+    cache = FrameCache(cache_dir if cache_dir is not None else Path(root) / ".vgan-cache", cfg.size, stride, fps)
+    skipped, sets = list(index.skipped), {}
+    for name, videos in (("train", index.train), ("test", index.test)):
+        kept, files, lengths, bad = cache.prepare(videos, on_error, progress, workers, desc=f"decoding {name} videos")
+        skipped += bad
+        sets[name] = (kept, files, lengths)
+    if skipped:
+        warnings.warn(f"skipped {len(skipped)} video(s) or line(s); see .skipped. First: {skipped[0]}", stacklevel=2)
+    train = TrainClips(*sets["train"], frames=cfg.frames, seed=seed)
+    test = TestVideos(*sets["test"], frames=cfg.frames, windows=windows)
+    return UCF101Data(names, train, test, index, cache, cfg.frames, cfg.size, skipped)
