@@ -16,6 +16,7 @@ SMALL = {
     "03_training": dict(n_clips=64, iterations=4, batch_size=4, resume_iterations=2, sample_every=2,
                         run_name="test_03"),
     "04_latent_interpolation": dict(steps=3, directions=1, quality_clips=8),
+    "05_ucf_finetuning": dict(epochs=1),
 }
 
 
