@@ -53,6 +53,20 @@ def declared_parameters(path: Path) -> set:
     return names
 
 
+def _record_paths(target: Path, source: Path) -> None:
+    """Handed a notebook object, papermill records the whole object as the input path;
+    stored again and again, the copies would nest. Record the file names instead."""
+    import nbformat
+
+    if not target.is_file():
+        return
+    nb = nbformat.read(target, as_version=4)
+    meta = nb.metadata.get("papermill")
+    if meta is not None:
+        meta["input_path"], meta["output_path"] = source.name, target.name
+        nbformat.write(nb, target)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=str(ROOT / "out" / "notebooks"), help="folder for executed copies")
@@ -91,6 +105,8 @@ def main(argv=None) -> int:
             print(f"   FAILED in cell {e.exec_count}: {e.ename}: {e.evalue}", flush=True)
             failed.append(path.name)
             continue
+        finally:
+            _record_paths(target, path)
         print(f"   ok in {time.perf_counter() - t0:.0f} s", flush=True)
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
