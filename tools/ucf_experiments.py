@@ -200,7 +200,8 @@ def main(argv=None) -> int:
     ap.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     ap.add_argument("--modes", nargs="+", default=list(ORDER), choices=list(MODES))
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    ap.add_argument("--binary-epochs", type=int, default=24, help="epochs for the binary task (default: 24, the seed's)")
+    ap.add_argument("--binary-epochs", type=int, default=24,
+                    help="epochs for the binary task (default: 24, the seed's)")
     ap.add_argument("--kway-epochs", type=int, default=12, help="epochs for the K-way task and its sweep (default: 12)")
     ap.add_argument("--fractions", nargs="*", type=float, default=[0.25],
                     help="label fractions (< 1) for the K-way sweep; the full set comes from the table")

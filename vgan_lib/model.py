@@ -157,7 +157,8 @@ class TwoStreamGenerator(nn.Module):
         self.video_head = nn.Sequential(nn.ConvTranspose3d(w, 3, 4, 2, 1), nn.Tanh())
         self.mask_head = nn.Sequential(nn.ConvTranspose3d(w, 1, 4, 2, 1), nn.Sigmoid())
         self.background = nn.Sequential(
-            nn.ConvTranspose2d(cfg.z_dim, 8 * w, cfg.seed_block[1:], 1, 0), nn.BatchNorm2d(8 * w), nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(cfg.z_dim, 8 * w, cfg.seed_block[1:], 1, 0), nn.BatchNorm2d(8 * w),
+            nn.ReLU(inplace=True),
             *_up2d(8 * w, 4 * w),
             *_up2d(4 * w, 2 * w),
             *_up2d(2 * w, w),
@@ -213,7 +214,8 @@ class Discriminator(nn.Module):
         w = cfg.width
 
         def down(cin, cout):
-            return [nn.Conv3d(cin, cout, 4, 2, 1), nn.BatchNorm3d(cout, eps=self.bn_eps), nn.LeakyReLU(0.2, inplace=True)]
+            return [nn.Conv3d(cin, cout, 4, 2, 1), nn.BatchNorm3d(cout, eps=self.bn_eps),
+                    nn.LeakyReLU(0.2, inplace=True)]
 
         self.trunk = nn.Sequential(
             nn.Conv3d(3, w, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True),  # no BN on the first layer

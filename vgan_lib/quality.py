@@ -24,7 +24,8 @@ from typing import Optional
 
 import torch
 
-__all__ = ["MOVING", "motion_energy", "moving_share", "mask_statistics", "pairwise_rms", "diversity", "video_statistics",
+__all__ = ["MOVING", "motion_energy", "moving_share", "mask_statistics", "pairwise_rms", "diversity",
+           "video_statistics",
            "generate_in_batches", "compare_with_real"]
 
 
