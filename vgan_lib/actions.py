@@ -30,7 +30,8 @@ from scratch on 2 classes x 18 training groups learns it (about 0.8 accuracy at
 what pre-training (the GAN) is meant to close.
 
 ``make_actions(out, ActionSpec(classes=2))`` gives the binary YoYo-vs-Kayaking task
-that stands in for the seed's experiment. Everything follows from ``spec.seed``:
+that stands in for the one an earlier PyTorch re-implementation of VideoGAN ("the
+seed") ran on UCF-101. Everything follows from ``spec.seed``:
 video (c, g, k) is the same whatever else is generated.
 """
 
@@ -139,7 +140,7 @@ def _shaking(t, r, p, aw, ah):
 
 
 # The order decides which classes ``classes=K`` takes: the first two are the seed's
-# binary task. classInd.txt lists the chosen ones alphabetically, as UCF-101 does.
+# binary task (YoYo, Kayaking). classInd.txt lists the chosen ones alphabetically, as UCF-101 does.
 CATALOG: Dict[str, Callable] = {
     "YoYo": _yoyo,
     "Kayaking": _kayaking,

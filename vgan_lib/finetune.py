@@ -26,7 +26,8 @@ over modes and seeds for the table, and ``label_fraction`` trains on a seeded,
 class-stratified share of the training videos for a label-efficiency curve.
 
 ``load_classes(root, cfg, ["YoYo", "Kayaking"])`` loads a few classes of a data set
-(decoding only those), as the seed's binary YoYo-vs-Kayaking task on UCF-101.
+(decoding only those), as the binary YoYo-vs-Kayaking task an earlier PyTorch
+re-implementation ("the seed") ran on UCF-101.
 
 Choosing epochs or a learning rate must never look at the test split.
 ``validation_split(data, groups)`` holds out some *training* groups as a validation
