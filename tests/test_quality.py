@@ -46,6 +46,8 @@ def test_the_mask_centroid_travels_with_the_object_and_the_motion_is_inside_the_
     stats = mask_statistics(mask, video)
     assert stats["mask_centroid_travel"] == pytest.approx(1.0)
     assert stats["mask_open"] == pytest.approx(16 / 256)
+    assert stats["mask_undecided"] == 0  # a hard 0/1 mask
+    assert mask_statistics(torch.full_like(mask, 0.5), video)["mask_undecided"] == 1
     # every changed pixel is one the square leaves or arrives at
     assert stats["motion_in_mask"] == pytest.approx(1.0)
     elsewhere = torch.zeros_like(mask)

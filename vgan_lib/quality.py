@@ -9,7 +9,8 @@ No learned metric, no download: each figure is a plain statistic of the pixels.
   however faint; this counts only clear ones, so the two together tell an object
   that moves from a faint shimmer spread over the whole picture.
 * mask statistics (two-stream only): how much of the picture the mask opens
-  (``mask_mean``, ``mask_open`` = share of m > 0.5), whether the open region moves
+  (``mask_mean``, ``mask_open`` = share of m > 0.5; ``mask_undecided`` = share of
+  0.1 < m < 0.9, where foreground and background blend), whether the open region moves
   (``mask_centroid_travel``: path length of the mask's centre of mass, in pixels per
   frame) and whether the motion happens where the mask is open
   (``motion_in_mask``: share of the frame-to-frame change that falls where m > 0.5
@@ -66,6 +67,8 @@ def mask_statistics(mask: torch.Tensor, videos: torch.Tensor) -> dict:
     return {
         "mask_mean": m.mean().item(),
         "mask_open": (m > 0.5).float().mean().item(),
+        # an undecided mask (neither about 0 nor about 1) lets the foreground show through everywhere
+        "mask_undecided": ((m > 0.1) & (m < 0.9)).float().mean().item(),
         "mask_change": (m[:, :, 1:] - m[:, :, :-1]).abs().mean().item(),
         "mask_centroid_travel": step.mean().item(),
         "motion_in_mask": ((change * open_pair).sum() / change.sum().clamp_min(1e-12)).item(),
