@@ -41,7 +41,6 @@ import copy
 import math
 import os
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
@@ -57,7 +56,8 @@ from .checkpoint import atomic_save, load_checkpoint, load_models, torch_load_ch
 from .device import pick_device
 from .errors import CheckpointError, DataError
 from .model import ActionClassifier, VideoGANConfig, init_weights
-from .ucf101 import FrameCache, SplitIndex, TestVideos, TrainClips, UCF101Data, Video, index_ucf101, load_ucf101
+from .ucf101 import (SplitIndex, TestVideos, TrainClips, UCF101Data, Video, index_ucf101, load_split,
+                     load_ucf101)
 
 __all__ = [
     "MODES",
@@ -506,14 +506,5 @@ def load_classes(root: PathLike, cfg: VideoGANConfig, classes: Optional[Sequence
         return [Video(v.path, new[v.label], v.group) for v in videos if v.label in new]
 
     index = SplitIndex(names, keep(index.train), keep(index.test), split, index.layout, list(index.skipped))
-    cache = FrameCache(cache_dir if cache_dir is not None else Path(root) / ".vgan-cache", cfg.size, stride, fps)
-    skipped, sets = list(index.skipped), {}
-    for name, videos in (("train", index.train), ("test", index.test)):
-        kept, files, lengths, bad = cache.prepare(videos, on_error, progress, workers, desc=f"decoding {name} videos")
-        skipped += bad
-        sets[name] = (kept, files, lengths)
-    if skipped:
-        warnings.warn(f"skipped {len(skipped)} video(s) or line(s); see .skipped. First: {skipped[0]}", stacklevel=2)
-    train = TrainClips(*sets["train"], frames=cfg.frames, seed=seed)
-    test = TestVideos(*sets["test"], frames=cfg.frames, windows=windows)
-    return UCF101Data(names, train, test, index, cache, cfg.frames, cfg.size, skipped)
+    return load_split(index, root, cfg, stride=stride, fps=fps, windows=windows, cache_dir=cache_dir,
+                      on_error=on_error, seed=seed, progress=progress, workers=workers)

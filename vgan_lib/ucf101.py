@@ -89,6 +89,7 @@ __all__ = [
     "TestVideos",
     "UCF101Data",
     "load_ucf101",
+    "load_split",
 ]
 
 PathLike = Union[str, os.PathLike]
@@ -697,6 +698,14 @@ def load_ucf101(root: PathLike, cfg: VideoGANConfig, split: int = 1, *, stride: 
     """
     _check_on_error(on_error)
     index = index_ucf101(root, split, on_error)
+    return load_split(index, root, cfg, stride=stride, fps=fps, windows=windows, cache_dir=cache_dir,
+                      on_error=on_error, seed=seed, progress=progress, workers=workers)
+
+
+def load_split(index: SplitIndex, root: PathLike, cfg: VideoGANConfig, *, stride: int = 1,
+               fps: Optional[float] = None, windows: int = 5, cache_dir: Optional[PathLike] = None,
+               on_error: str = "raise", seed: int = 0, progress: bool = True, workers: int = 0) -> UCF101Data:
+    """Decode (once) and wrap the videos of an already built ``SplitIndex``; arguments as ``load_ucf101``."""
     cache = FrameCache(cache_dir if cache_dir is not None else Path(root) / ".vgan-cache", cfg.size, stride, fps)
     skipped = list(index.skipped)
     sets = {}
@@ -705,7 +714,8 @@ def load_ucf101(root: PathLike, cfg: VideoGANConfig, split: int = 1, *, stride: 
         skipped += bad
         sets[name] = (kept, files, lengths)
     if skipped:
-        warnings.warn(f"skipped {len(skipped)} video(s) or line(s); see .skipped. First: {skipped[0]}", stacklevel=2)
+        # stacklevel 3: the warning points at the caller of load_ucf101 / load_classes
+        warnings.warn(f"skipped {len(skipped)} video(s) or line(s); see .skipped. First: {skipped[0]}", stacklevel=3)
     train = TrainClips(*sets["train"], frames=cfg.frames, seed=seed)
     test = TestVideos(*sets["test"], frames=cfg.frames, windows=windows)
     return UCF101Data(index.classes, train, test, index, cache, cfg.frames, cfg.size, skipped)
