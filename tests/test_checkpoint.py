@@ -150,3 +150,15 @@ def test_the_moving_average_is_saved_resumed_and_preferred_for_sampling(tmp_path
     assert all(torch.equal(a, b) for a, b in zip(G_loaded.parameters(), trainer.G_ema.parameters()))
     resumed = trainer_from_checkpoint(path)
     assert all(torch.equal(a, b) for a, b in zip(resumed.G_ema.parameters(), trainer.G_ema.parameters()))
+
+
+def test_a_run_resumed_with_another_learning_rate_trains_at_the_new_rate(tmp_path, tiny_cfg):
+    trainer = _trainer(tiny_cfg)
+    trainer.step(torch.rand(4, 3, 16, 16, 16))
+    path = save_checkpoint(tmp_path / "ck.pt", trainer)
+    G, D = build_models(tiny_cfg)
+    slower = resume(GANTrainer(G, D, TrainConfig(batch_size=4, device="cpu", lr=5e-5)), path)
+    assert [g["lr"] for opt in (slower.opt_G, slower.opt_D) for g in opt.param_groups] == [5e-5, 5e-5]
+    # Adam's moments carry over: only the rate changed
+    moments = [opt.state_dict()["state"][0]["exp_avg"] for opt in (slower.opt_G, trainer.opt_G)]
+    assert torch.equal(*moments)

@@ -274,6 +274,11 @@ class GANTrainer:
         self.D.load_state_dict(state["D"])
         self.opt_G.load_state_dict(state["opt_G"])
         self.opt_D.load_state_dict(state["opt_D"])
+        # Adam's saved state carries the old learning rate; the config this trainer was
+        # built with wins, so a run resumed with another --lr trains at that rate.
+        for opt in (self.opt_G, self.opt_D):
+            for group in opt.param_groups:
+                group["lr"] = self.cfg.lr
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         self.z_gen.set_state(state["z_gen"])
