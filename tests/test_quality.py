@@ -1,12 +1,13 @@
 """The quality figures are plain pixel statistics with known values on hand-made videos."""
 
+import math
+
 import pytest
 import torch
 
 from vgan_lib.model import build_models
 from vgan_lib.quality import (compare_with_real, diversity, mask_statistics, motion_energy, moving_share,
-                              pairwise_rms,
-                              quality_report)
+                              pairwise_rms, quality_report, smoothness)
 
 
 def moving_square(n=2, T=8, S=16, speed=1):
@@ -39,6 +40,16 @@ def test_moving_share_counts_clear_changes_and_ignores_a_faint_shimmer():
     shimmer[:, :, 1::2] = 0.2
     assert motion_energy(shimmer) == pytest.approx(0.1)
     assert moving_share(shimmer) == 0
+
+
+def test_smoothness_tells_steady_motion_from_a_flicker_between_two_states():
+    video, _ = moving_square(speed=1)
+    # a 4-pixel-wide square one pixel a step: two steps change twice the columns
+    assert smoothness(video) == pytest.approx(2.0)
+    flicker = torch.zeros(2, 3, 8, 16, 16)
+    flicker[:, :, 1::2] = 0.2  # frames alternate: every other frame is the same picture again
+    assert smoothness(flicker) == 0
+    assert math.isnan(smoothness(torch.zeros(2, 3, 8, 16, 16)))
 
 
 def test_the_mask_centroid_travels_with_the_object_and_the_motion_is_inside_the_mask():

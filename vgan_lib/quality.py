@@ -8,6 +8,11 @@ No learned metric, no download: each figure is a plain statistic of the pixels.
   ``MOVING`` = 0.2 from one frame to the next. Motion energy adds up every change,
   however faint; this counts only clear ones, so the two together tell an object
   that moves from a faint shimmer spread over the whole picture.
+* smoothness: mean |x[t+2] - x[t]| / mean |x[t+1] - x[t]|. Something moving steadily
+  travels further in two frames than in one (> 1; real clips of the synthetic set
+  score about 1.6); a picture that flickers between two states changes less over two
+  frames than over one (< 1), the mark of a temporal checkerboard from stride-2
+  transposed convolutions in time. NaN for a video that does not change at all.
 * mask statistics (two-stream only): how much of the picture the mask opens
   (``mask_mean``, ``mask_open`` = share of m > 0.5; ``mask_undecided`` = share of
   0.1 < m < 0.9, where foreground and background blend), whether the open region moves
@@ -25,7 +30,7 @@ from typing import Optional
 
 import torch
 
-__all__ = ["MOVING", "motion_energy", "moving_share", "mask_statistics", "pairwise_rms", "diversity",
+__all__ = ["MOVING", "motion_energy", "moving_share", "smoothness", "mask_statistics", "pairwise_rms", "diversity",
            "video_statistics",
            "generate_in_batches", "compare_with_real"]
 
@@ -49,6 +54,14 @@ def moving_share(videos: torch.Tensor, threshold: float = MOVING) -> float:
     x = _unit(videos)
     change = (x[:, :, 1:] - x[:, :, :-1]).abs().mean(dim=1)
     return (change > threshold).float().mean().item()
+
+
+def smoothness(videos: torch.Tensor) -> float:
+    """(N, 3, T, H, W) in [-1, 1], T >= 3 -> mean two-frame change / mean one-frame change."""
+    x = _unit(videos)
+    one = (x[:, :, 1:] - x[:, :, :-1]).abs().mean().item()
+    two = (x[:, :, 2:] - x[:, :, :-2]).abs().mean().item()
+    return two / one if one > 0 else float("nan")
 
 
 def mask_statistics(mask: torch.Tensor, videos: torch.Tensor) -> dict:
@@ -90,7 +103,8 @@ def diversity(videos: torch.Tensor) -> dict:
 
 def video_statistics(videos: torch.Tensor, mask: Optional[torch.Tensor] = None) -> dict:
     """All the figures above for one batch of videos (and its masks, if any)."""
-    stats = {"motion_energy": motion_energy(videos), "moving_share": moving_share(videos), **diversity(videos)}
+    stats = {"motion_energy": motion_energy(videos), "moving_share": moving_share(videos),
+             "smoothness": smoothness(videos), **diversity(videos)}
     if mask is not None:
         stats.update(mask_statistics(mask, videos))
     return stats
