@@ -83,14 +83,18 @@ def _history_row(path, spec: dict) -> dict:
     from vgan_lib.model import build_models
 
     state = load_checkpoint(path)
-    row = {"step": state["step"]}
+    tc = state.get("train_config", {})
+    # the recipe of the leg that wrote this checkpoint: a run can be resumed with another --lr or --mask-lambda
+    row = {"step": state["step"], "lr": tc.get("lr"), "mask_lambda": tc.get("mask_lambda")}
     for key in ("G", "G_ema"):
         if key in state:
             G, _ = build_models(state["model_config"])
             G.load_state_dict(state[key])
             r = quality_report(G, _data_list(spec), n=N_CLIPS, seed=0)
             row[key] = {"motion_ratio": r["motion_ratio"], "moving_ratio": r["moving_ratio"],
-                        "mask_open": r["generated"]["mask_open"]}
+                        "mask_open": r["generated"]["mask_open"],
+                        "mask_undecided": r["generated"]["mask_undecided"],
+                        "smoothness": r["generated"]["smoothness"]}
     return row
 
 
