@@ -59,7 +59,7 @@ def moving_share(videos: torch.Tensor, threshold: float = MOVING) -> float:
 def smoothness(videos: torch.Tensor) -> float:
     """(N, 3, T, H, W) in [-1, 1], T >= 3 -> mean two-frame change / mean one-frame change."""
     x = _unit(videos)
-    one = (x[:, :, 1:] - x[:, :, :-1]).abs().mean().item()
+    one = motion_energy(videos)
     two = (x[:, :, 2:] - x[:, :, :-2]).abs().mean().item()
     return two / one if one > 0 else float("nan")
 
