@@ -22,6 +22,14 @@ def test_the_shipped_model_loads_by_name_with_the_manifests_config():
         assert key in info, key
 
 
+def test_the_package_itself_offers_load_pretrained():
+    import vgan_lib
+
+    assert vgan_lib.load_pretrained is pretrained.load_pretrained
+    with pytest.raises(AttributeError, match="no attribute 'load_pretrainde'"):
+        vgan_lib.load_pretrainde
+
+
 def test_a_damaged_weights_file_is_refused_by_its_sha256(tmp_path, monkeypatch):
     for suffix in (".json", ".pt"):
         shutil.copy(pretrained.PRETRAINED_DIR / f"{NAME}{suffix}", tmp_path)

@@ -1,3 +1,21 @@
-"""vgan_lib: VideoGAN ("Generating Videos with Scene Dynamics", Vondrick et al., 2016) in PyTorch."""
+"""vgan_lib: VideoGAN ("Generating Videos with Scene Dynamics", Vondrick et al., 2016) in PyTorch.
+
+    import vgan_lib
+    G, D = vgan_lib.load_pretrained("small-synthetic")   # the model shipped with the kit
+
+Everything else lives in the modules named in the README (``vgan_lib.model``,
+``vgan_lib.train``, ...). ``import vgan_lib`` itself stays light: torch is imported
+only when something that needs it is used.
+"""
 
 __version__ = "0.1.0"
+
+__all__ = ["__version__", "load_pretrained"]
+
+
+def __getattr__(name):
+    # PEP 562: load the shipped-model helpers (and torch) on first use only
+    if name == "load_pretrained":
+        from .pretrained import load_pretrained
+        return load_pretrained
+    raise AttributeError(f"module 'vgan_lib' has no attribute {name!r}")
