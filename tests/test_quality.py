@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from vgan_lib.model import build_models
-from vgan_lib.quality import (compare_with_real, diversity, mask_statistics, motion_energy, moving_share,
-                              pairwise_rms, quality_report, smoothness)
+from vgan_lib.quality import (compare_with_real, diversity, mask_statistics, motion_energy, motion_overlap,
+                              moving_share, pairwise_rms, quality_report, smoothness)
 
 
 def moving_square(n=2, T=8, S=16, speed=1):
@@ -76,6 +76,18 @@ def test_identical_videos_have_zero_distance_and_distinct_ones_do_not():
     assert d["pairwise_rms_min"] == 0 and d["pairwise_rms_mean"] > 0.3
 
 
+def test_motion_overlap_is_1_for_the_same_motion_on_different_scenes_and_0_for_motion_in_different_places():
+    video, _ = moving_square(n=2)
+    video[1] = video[1] * 0.5 - 0.25  # another, darker scene with the same square doing the same thing
+    assert pairwise_rms(video)[0] > 0.1
+    assert motion_overlap(video) == pytest.approx(1.0)
+    other, _ = moving_square(n=1)
+    video[1] = torch.roll(other[0], shifts=8, dims=2)  # the same kind of motion, in rows no other video touches
+    assert motion_overlap(video) == pytest.approx(0.0)
+    still = torch.cat([video[:1], torch.zeros_like(video[:1])])
+    assert motion_overlap(still) == 0  # a still video has no motion to share
+
+
 def test_an_untrained_generator_is_the_floor(tiny_cfg):
     G, _ = build_models(tiny_cfg, seed=1)
     real, _ = moving_square(n=8, T=16, S=16)
@@ -88,5 +100,6 @@ def test_the_report_on_golf_format_clips_has_every_figure(tiny_cfg, synthetic_di
     G, _ = build_models(tiny_cfg, seed=1)
     report = quality_report(G, synthetic_dir / "train.txt", n=6, seed=0)
     assert set(report) == {"generated", "real", "untrained", "motion_ratio", "moving_ratio"}
-    assert {"motion_energy", "pairwise_rms_mean", "mask_open", "motion_in_mask"} <= set(report["generated"])
+    assert {"motion_energy", "pairwise_rms_mean", "motion_overlap", "mask_open", "motion_in_mask"} <= set(
+        report["generated"])
     assert report["real"]["motion_energy"] > 0.001  # the synthetic clips move
