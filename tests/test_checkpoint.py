@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from vgan_lib.checkpoint import (load_checkpoint, load_models, resume, save_checkpoint, save_weights,
+from vgan_lib.checkpoint import (init_from, load_checkpoint, load_models, resume, save_checkpoint, save_weights,
                                  trainer_from_checkpoint)
 from vgan_lib.data import GolfClips
 from vgan_lib.errors import CheckpointError
@@ -162,3 +162,26 @@ def test_a_run_resumed_with_another_learning_rate_trains_at_the_new_rate(tmp_pat
     # Adam's moments carry over: only the rate changed
     moments = [opt.state_dict()["state"][0]["exp_avg"] for opt in (slower.opt_G, trainer.opt_G)]
     assert torch.equal(*moments)
+
+
+def test_a_run_can_start_from_a_weights_file_with_new_optimisers_at_step_0(tmp_path, tiny_cfg):
+    trained = _trainer(tiny_cfg, seed=1)
+    trained.step(torch.rand(4, 3, 16, 16, 16))
+    path = save_weights(tmp_path / "w.pt", trained.G, trained.D)
+    G, D = build_models(tiny_cfg)
+    fresh = init_from(GANTrainer(G, D, TrainConfig(batch_size=4, device="cpu", ema_decay=0.9)), path)
+    for a, b in ((fresh.G, trained.G), (fresh.D, trained.D), (fresh.G_ema, trained.G)):
+        assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert fresh.step_count == 0 and not fresh.opt_G.state and not fresh.opt_D.state
+    with pytest.raises(CheckpointError, match=r"w.pt: checkpoint config does not match.*size 16 vs 32"):
+        init_from(_trainer(VideoGANConfig(frames=16, size=32, z_dim=8, width=4)), path)
+
+
+def test_starting_from_a_training_checkpoint_takes_G_as_trained_not_its_average(tmp_path, tiny_cfg):
+    G, D = build_models(tiny_cfg)
+    trainer = GANTrainer(G, D, TrainConfig(batch_size=4, device="cpu", ema_decay=0.9))
+    trainer.step(torch.rand(4, 3, 16, 16, 16))
+    path = save_checkpoint(tmp_path / "ck.pt", trainer)
+    fresh = init_from(_trainer(tiny_cfg), path)
+    assert all(torch.equal(a, b) for a, b in zip(fresh.G.parameters(), trainer.G.parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(fresh.G.parameters(), trainer.G_ema.parameters()))

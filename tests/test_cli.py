@@ -57,6 +57,14 @@ def test_an_output_folder_that_cannot_be_made_is_one_line(capsys, tmp_path):
     assert line.startswith(f"vgan: error: {tmp_path / 'file' / 'd'}: cannot create the output folder")
 
 
+def test_starting_from_weights_of_another_size_is_one_line(capsys, synthetic_dir, tmp_path):
+    line = _error_line(capsys, ["train", "--data", str(synthetic_dir / "train.txt"), "--size", "16", "--batch-size", "4",
+                                "--init", str(ROOT / "data" / "pretrained" / "small-synthetic.pt"),
+                                "--out", str(tmp_path / "r")])
+    assert line.startswith("vgan: error: ") and "small-synthetic.pt: checkpoint config does not match" in line
+    assert "size 32 vs 16" in line
+
+
 def test_impossible_model_sizes_are_one_line(capsys, synthetic_dir, tmp_path):
     line = _error_line(capsys, ["train", "--data", str(synthetic_dir / "train.txt"), "--frames", "20",
                                 "--out", str(tmp_path / "r")])
@@ -80,6 +88,14 @@ def test_make_data_train_resume_and_sample_end_to_end(tmp_path):
     assert r.returncode == 2 and "pass --resume" in r.stderr
     r = run_cli(*train, "--iterations", "3", "--resume")
     assert r.returncode == 0 and "resumed from" in r.stdout and "at step 2" in r.stdout
+
+    # a new run from the first one's weights; --resume then continues the new run, not the weights
+    more = [*train[:train.index("--out")], "--out", str(tmp_path / "more"), "--no-progress",
+            "--init", str(tmp_path / "run" / "checkpoint.pt"), "--resume"]
+    r = run_cli(*more, "--iterations", "1")
+    assert r.returncode == 0 and "started from the weights of" in r.stdout, r.stderr
+    r = run_cli(*more, "--iterations", "2")
+    assert r.returncode == 0 and "at step 1" in r.stdout and "started from" not in r.stdout, r.stderr
 
     r = run_cli("sample", "--checkpoint", str(tmp_path / "run" / "checkpoint.pt"), "--out", str(tmp_path / "s"),
                 "--n", "4", "--format", "gif")

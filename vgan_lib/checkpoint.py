@@ -26,6 +26,7 @@ __all__ = [
     "load_checkpoint",
     "trainer_from_checkpoint",
     "resume",
+    "init_from",
     "load_models",
     "save_weights",
 ]
@@ -138,6 +139,27 @@ def resume(trainer: GANTrainer, path: PathLike) -> GANTrainer:
     _check_config(path, state, trainer.G.cfg)
     trainer.load_state_dict(state)
     torch.set_rng_state(state["torch_rng"])
+    return trainer
+
+
+def init_from(trainer: GANTrainer, path: PathLike) -> GANTrainer:
+    """Start a trainer from the G and D weights of a checkpoint or weights file.
+
+    Unlike ``resume``, only the networks are taken: the optimisers, the step count,
+    the latent stream and the history start afresh, so this is how a run goes on
+    from a shipped model (which holds no optimiser state). From a training
+    checkpoint it takes G as trained, not its moving average.
+    """
+    state = load_checkpoint(path)
+    _check_config(path, state, trainer.G.cfg)
+    try:
+        trainer.G.load_state_dict(state["G"])
+        trainer.D.load_state_dict(state["D"])
+    except (KeyError, RuntimeError) as e:
+        reason = str(e).strip().splitlines()[0]
+        raise CheckpointError(f"{path}: weights do not fit the model ({reason})") from None
+    if trainer.G_ema is not None:
+        trainer.G_ema.load_state_dict(trainer.G.state_dict())
     return trainer
 
 

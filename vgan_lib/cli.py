@@ -120,6 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--sample-every", type=_non_negative_int, default=500, help="steps between sample videos")
     o.add_argument("--checkpoint-every", type=_non_negative_int, default=500, help="steps between checkpoints")
     o.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if it exists")
+    o.add_argument("--init", metavar="PATH",
+                   help="start from the G and D weights of this checkpoint or weights file (e.g. "
+                        "data/pretrained/small-synthetic.pt) with new optimisers, at step 0; with --resume, "
+                        "only when OUT/checkpoint.pt does not exist yet")
     o.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     p = sub.add_parser("sample", help="generate videos from a checkpoint",
@@ -154,7 +158,7 @@ def _cmd_train(args) -> int:
 
     import torch
 
-    from .checkpoint import check_writable_dir, resume
+    from .checkpoint import check_writable_dir, init_from, resume
     from .data import GolfClips
     from .model import build_models
     from .train import GANTrainer, TrainConfig, fit
@@ -183,6 +187,9 @@ def _cmd_train(args) -> int:
         print(f"resumed from {ckpt} at step {trainer.step_count}")
     elif ckpt.exists() and not args.resume:
         raise _UsageError(f"{ckpt} exists: pass --resume to continue it, or choose another --out")
+    elif args.init:
+        init_from(trainer, args.init)
+        print(f"started from the weights of {args.init}")
     print(f"model {cfg}; device {trainer.device}; {len(data)} clips; {iterations} iterations "
           f"of batch {tcfg.batch_size}")
     fixed_z = torch.randn(16, cfg.z_dim, generator=torch.Generator().manual_seed(args.seed + 1))
