@@ -7,7 +7,7 @@ import torch
 
 from vgan_lib.model import build_models
 from vgan_lib.quality import (compare_with_real, diversity, mask_statistics, motion_energy, motion_overlap,
-                              moving_share, pairwise_rms, quality_report, smoothness)
+                              moving_share, pairwise_rms, quality_report, smoothness, still_share)
 
 
 def moving_square(n=2, T=8, S=16, speed=1):
@@ -40,6 +40,17 @@ def test_moving_share_counts_clear_changes_and_ignores_a_faint_shimmer():
     shimmer[:, :, 1::2] = 0.2
     assert motion_energy(shimmer) == pytest.approx(0.1)
     assert moving_share(shimmer) == 0
+
+
+def test_still_videos_are_counted_one_by_one():
+    video, _ = moving_square(n=4)
+    assert still_share(video) == 0
+    video[1:3] = video[1:3, :, :1]  # two of the four hold their first frame: nothing moves in them
+    assert still_share(video) == pytest.approx(0.5)
+    # a faint shimmer is not motion either
+    video[3] = 0
+    video[3, :, 1::2] = 0.2
+    assert still_share(video) == pytest.approx(0.75)
 
 
 def test_smoothness_tells_steady_motion_from_a_flicker_between_two_states():

@@ -8,6 +8,10 @@ No learned metric, no download: each figure is a plain statistic of the pixels.
   ``MOVING`` = 0.2 from one frame to the next. Motion energy adds up every change,
   however faint; this counts only clear ones, so the two together tell an object
   that moves from a faint shimmer spread over the whole picture.
+* still videos: the share of videos in which not one pixel changes clearly (by more than
+  ``MOVING``) between two frames. Motion energy and moving share are means over the
+  batch: a generator that moves a lot in some videos and not at all in others can
+  match the real clips on both. Few real clips of the synthetic set are still (3 %).
 * smoothness: mean |x[t+2] - x[t]| / mean |x[t+1] - x[t]|. Something moving steadily
   travels further in two frames than in one (> 1; real clips of the synthetic set
   score about 1.6); a picture that flickers between two states changes less over two
@@ -37,7 +41,7 @@ from typing import Optional
 import torch
 
 __all__ = ["MOVING", "motion_energy", "moving_share", "smoothness", "mask_statistics", "pairwise_rms", "diversity",
-           "motion_overlap", "video_statistics",
+           "still_share", "motion_overlap", "video_statistics",
            "generate_in_batches", "compare_with_real"]
 
 
@@ -55,11 +59,20 @@ def motion_energy(videos: torch.Tensor) -> float:
 MOVING = 0.2
 
 
+def _clear_changes(videos: torch.Tensor, threshold: float) -> torch.Tensor:
+    # (N, T-1, H, W): True where a pixel's colour-mean change from one frame to the next exceeds threshold
+    x = _unit(videos)
+    return (x[:, :, 1:] - x[:, :, :-1]).abs().mean(dim=1) > threshold
+
+
 def moving_share(videos: torch.Tensor, threshold: float = MOVING) -> float:
     """(N, 3, T, H, W) in [-1, 1] -> share of (pixel, frame pair) whose colour-mean change exceeds ``threshold``."""
-    x = _unit(videos)
-    change = (x[:, :, 1:] - x[:, :, :-1]).abs().mean(dim=1)
-    return (change > threshold).float().mean().item()
+    return _clear_changes(videos, threshold).float().mean().item()
+
+
+def still_share(videos: torch.Tensor, threshold: float = MOVING) -> float:
+    """(N, 3, T, H, W) in [-1, 1] -> share of the N videos without a single change above ``threshold``."""
+    return (~_clear_changes(videos, threshold).flatten(1).any(dim=1)).float().mean().item()
 
 
 def smoothness(videos: torch.Tensor) -> float:
@@ -122,7 +135,7 @@ def motion_overlap(videos: torch.Tensor) -> float:
 def video_statistics(videos: torch.Tensor, mask: Optional[torch.Tensor] = None) -> dict:
     """All the figures above for one batch of videos (and its masks, if any)."""
     stats = {"motion_energy": motion_energy(videos), "moving_share": moving_share(videos),
-             "smoothness": smoothness(videos), **diversity(videos), "motion_overlap": motion_overlap(videos)}
+             "still_share": still_share(videos), "smoothness": smoothness(videos), **diversity(videos), "motion_overlap": motion_overlap(videos)}
     if mask is not None:
         stats.update(mask_statistics(mask, videos))
     return stats
