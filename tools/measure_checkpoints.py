@@ -1,0 +1,84 @@
+#!/usr/bin/env python
+"""The shipped model's quality figures for any checkpoints of a training run.
+
+    python tools/measure_checkpoints.py runs/a/step_1000.pt runs/a/step_2000.pt \\
+        --run lambda10 --command "vgan train ... --mask-lambda 10" --out runs/figures.json
+
+For each checkpoint it measures G (and, with ``--ema``, its moving average) with
+``vgan_lib.quality.quality_report`` on the same 256 real clips and latents as the
+shipped model's manifest (``tools/ship_pretrained.py``), so the numbers compare
+directly. ``--out`` collects runs: a run measured again replaces its old entry, other
+runs stay. The real clips' and the untrained floor's figures are stored once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from vgan_lib import __version__  # noqa: E402
+from vgan_lib.checkpoint import load_checkpoint  # noqa: E402
+from vgan_lib.files import write_text_atomic  # noqa: E402
+from vgan_lib.model import build_models  # noqa: E402
+from vgan_lib.pretrained import sha256_of  # noqa: E402
+from vgan_lib.quality import quality_report  # noqa: E402
+from vgan_lib.synthetic import SyntheticSpec, make_synthetic  # noqa: E402
+
+
+def measure(path: Path, list_file: Path, clips: int, keys=("G",)) -> tuple:
+    """(row, report of the last generator measured) for one checkpoint."""
+    state = load_checkpoint(path)
+    tc = state.get("train_config", {})
+    row = {"checkpoint": str(path), "sha256": sha256_of(path), "step": state["step"], "lr": tc.get("lr"),
+           "mask_lambda": tc.get("mask_lambda")}
+    report = None
+    for key in keys:
+        if key not in state:
+            continue
+        G, _ = build_models(state["model_config"])
+        G.load_state_dict(state[key])
+        report = quality_report(G, list_file, n=clips, seed=0)
+        row[key] = {"motion_ratio": report["motion_ratio"], "moving_ratio": report["moving_ratio"],
+                    **report["generated"]}
+    return row, report
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("checkpoints", nargs="+", type=Path)
+    ap.add_argument("--run", required=True, help="a name for the run these checkpoints come from")
+    ap.add_argument("--command", action="append", default=[], help="the run's exact command (repeatable)")
+    ap.add_argument("--note", default="", help="a sentence on the run")
+    ap.add_argument("--out", type=Path, required=True, help="JSON file that collects the runs")
+    ap.add_argument("--clips", type=int, default=256)
+    ap.add_argument("--ema", action="store_true", help="measure the moving average of G too")
+    args = ap.parse_args(argv)
+
+    # the default synthetic set, as the shipped model was trained on (regenerated if missing)
+    list_file = make_synthetic(ROOT / "data" / "synthetic", SyntheticSpec(), progress=False)
+    rows, report = [], None
+    for path in args.checkpoints:
+        row, report = measure(path, list_file, args.clips, ("G", "G_ema") if args.ema else ("G",))
+        rows.append(row)
+        g = row["G"]
+        print(f"{args.run} step {row['step']}: motion {g['motion_ratio']:.2f}x, moving {g['moving_ratio']:.2f}x, "
+              f"still {g['still_share']:.2f}, mask undecided {g['mask_undecided']:.3f}, "
+              f"motion overlap {g['motion_overlap']:.2f}", flush=True)
+    rows.sort(key=lambda r: r["step"])
+
+    data = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    data.update(clips=args.clips, seed=0, library_version=__version__, real=report["real"],
+                untrained=report["untrained"])
+    data.setdefault("runs", {})[args.run] = {"commands": args.command, "note": args.note, "checkpoints": rows}
+    write_text_atomic(args.out, json.dumps(data, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
