@@ -7,6 +7,7 @@
     python tools/ship_pretrained.py --checkpoint runs/more/checkpoint.pt --base small-synthetic \
         --base-commit 286cacf --command "vgan train --init ... --out runs/more" ...   # a run started with --init
     python tools/ship_pretrained.py --check small-synthetic     # recompute and compare the manifest's figures
+    python tools/ship_pretrained.py --check small-synthetic --add-new-figures   # and store figures it lacks
 
 Shipping writes ``data/pretrained/<name>.pt`` (G and D weights, no optimiser state)
 and ``data/pretrained/<name>.json``: the commands, data spec and seed, iterations,
@@ -34,6 +35,7 @@ import torch  # noqa: E402
 
 from vgan_lib import __version__  # noqa: E402
 from vgan_lib.checkpoint import load_checkpoint, load_models, save_weights  # noqa: E402
+from vgan_lib.files import write_text_atomic  # noqa: E402
 from vgan_lib.pretrained import PRETRAINED_DIR, load_pretrained, manifest, sha256_of  # noqa: E402
 from vgan_lib.quality import quality_report  # noqa: E402
 from vgan_lib.synthetic import SyntheticSpec, make_synthetic  # noqa: E402
@@ -85,7 +87,7 @@ def ship(args) -> int:
     if args.history or "G_ema" in state or base:
         info["history"] = [*(base.get("history", []) if base else []),
                            *(_history_row(path, spec, offset) for path in [*args.history, args.checkpoint])]
-    (PRETRAINED_DIR / f"{args.name}.json").write_text(json.dumps(info, indent=2) + "\n")
+    write_text_atomic(PRETRAINED_DIR / f"{args.name}.json", json.dumps(info, indent=2) + "\n")
     print(json.dumps(info["quality"], indent=2))
     print(f"wrote {out} ({info['bytes'] / 1e6:.1f} MB) and its manifest")
     return 0
@@ -123,7 +125,20 @@ def _compare(stored, fresh, path="quality", rel=2e-3) -> list:
     return bad
 
 
-def check(name: str) -> int:
+def _missing(stored: dict, fresh: dict) -> dict:
+    """The figures of ``fresh`` that ``stored`` does not have yet, nested as in the report."""
+    out = {}
+    for k, v in fresh.items():
+        if isinstance(v, dict):
+            sub = _missing(stored.get(k, {}), v)
+            if sub:
+                out[k] = sub
+        elif k not in stored:
+            out[k] = v
+    return out
+
+
+def check(name: str, add_new: bool = False) -> int:
     info = manifest(name)
     G, _ = load_pretrained(name)  # verifies the sha256
     report = quality_report(G, _data_list(info["data"]["spec"]), n=info["quality"]["clips"],
@@ -136,12 +151,23 @@ def check(name: str) -> int:
         return 1
     print(f"{name}: sha256 ok; all {sum(len(v) if isinstance(v, dict) else 1 for v in stored.values())} "
           f"figures match the manifest (relative tolerance 2e-3)")
+    new = _missing(stored, report)
+    if add_new and new:
+        # figures that vgan_lib.quality has learnt to compute since the model was shipped
+        for k, v in new.items():
+            info["quality"][k] = {**info["quality"].get(k, {}), **v} if isinstance(v, dict) else v
+        write_text_atomic(PRETRAINED_DIR / f"{name}.json", json.dumps(info, indent=2) + "\n")
+        print(f"added to the manifest: {json.dumps(new)}")
+    elif new:
+        print(f"not in the manifest yet (--add-new-figures writes them): {json.dumps(new)}")
     return 0
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--check", metavar="NAME", help="recompute a shipped model's figures and compare")
+    ap.add_argument("--add-new-figures", action="store_true",
+                    help="with --check: when every stored figure matches, also store figures the manifest lacks")
     ap.add_argument("--checkpoint", help="training checkpoint to ship")
     ap.add_argument("--name", default="small-synthetic")
     ap.add_argument("--data", default=str(ROOT / "data" / "synthetic" / "train.txt"))
@@ -159,7 +185,7 @@ def main(argv=None) -> int:
     ap.add_argument("--machine", default="")
     args = ap.parse_args(argv)
     if args.check:
-        return check(args.check)
+        return check(args.check, args.add_new_figures)
     if not (args.checkpoint and args.command):
         ap.error("shipping needs --checkpoint and --command")
     return ship(args)
