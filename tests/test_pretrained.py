@@ -65,6 +65,8 @@ def test_the_shipped_generator_moves_at_least_half_as_much_as_the_real_clips_and
     assert gen["mask_open"] < 0.5 and gen["mask_centroid_travel"] > 10 * floor["mask_centroid_travel"]
     # no collapse: distinct z give distinct videos, about as different as real clips are
     assert gen["pairwise_rms_min"] > 0.02 and gen["pairwise_rms_mean"] > 0.5 * real["pairwise_rms_mean"]
+    # most videos move, and not all in the same places: an untrained G's videos are all still and alike
+    assert gen["still_share"] < 0.5 and gen["motion_overlap"] < floor["motion_overlap"] - 0.1, json.dumps(r)
 
 
 @pytest.mark.slow
@@ -75,3 +77,14 @@ def test_the_shipped_generator_moves_at_least_half_as_much_as_the_real_clips_and
 def test_the_shipped_generator_moves_no_more_than_2x_the_real_clips(tmp_path):
     r = _report(tmp_path)
     assert r["motion_ratio"] <= 2.0 and r["moving_ratio"] <= 2.0, json.dumps(r)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="known shortfall: a quarter of the shipped model's videos do not move at all "
+                                       "and the others tend to move in the same places (its manifest's notes). "
+                                       "Strict, like the motion target above")
+def test_the_shipped_generator_moves_in_as_many_videos_and_as_many_ways_as_the_real_clips(tmp_path):
+    r = _report(tmp_path)
+    gen, real = r["generated"], r["real"]
+    assert gen["still_share"] <= 2 * real["still_share"] + 0.05, json.dumps(r)
+    assert gen["motion_overlap"] <= 2 * real["motion_overlap"], json.dumps(r)
