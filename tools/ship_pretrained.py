@@ -4,8 +4,6 @@
     python tools/ship_pretrained.py --checkpoint runs/pretrained-small/checkpoint.pt \\
         --name small-synthetic --command "vgan train ..." [--command "vgan train ... --resume"] \\
         --wall-seconds 9000 --history runs/step1000.pt runs/step2000.pt
-    python tools/ship_pretrained.py --checkpoint runs/more/checkpoint.pt --base small-synthetic \
-        --base-commit 286cacf --command "vgan train --init ... --out runs/more" ...   # a run started with --init
     python tools/ship_pretrained.py --check small-synthetic     # recompute and compare the manifest's figures
     python tools/ship_pretrained.py --check small-synthetic --add-new-figures   # and store figures it lacks
 
@@ -13,11 +11,6 @@ Shipping writes ``data/pretrained/<name>.pt`` (G and D weights, no optimiser sta
 and ``data/pretrained/<name>.json``: the commands, data spec and seed, iterations,
 wall time, library and torch versions, the file's sha256 and the quality figures of
 ``vgan_lib.quality.quality_report`` (trained, real clips, untrained floor).
-
-A run that went on from a shipped model (``vgan train --init``) names it with
-``--base``: its manifest is read before it is replaced, the iterations, wall time,
-commands and history then count from the start of the first run, and ``base``
-records the earlier weights (sha256, and the commit that holds them).
 """
 
 from __future__ import annotations
@@ -49,8 +42,6 @@ def _data_list(spec: dict) -> Path:
 
 
 def ship(args) -> int:
-    base = manifest(args.base) if args.base else None  # read before this name's manifest is rewritten
-    offset = base["iterations"] if base else 0
     state = load_checkpoint(args.checkpoint)
     spec = json.loads((Path(args.data).parent / "synthetic.json").read_text())
     G, D = load_models(args.checkpoint)        # G: the moving average when the run kept one
@@ -64,14 +55,14 @@ def ship(args) -> int:
         "file": out.name,
         "sha256": sha256_of(out),
         "bytes": out.stat().st_size,
-        "commands": [*(base["commands"] if base else [args.data_command]), *args.command],
+        "commands": [args.data_command, *args.command],
         "data": {"kind": "synthetic", "spec": spec},
         "model_config": state["model_config"].to_dict(),
         "train_config": state["train_config"],
-        "iterations": offset + state["step"],
+        "iterations": state["step"],
         "generator_weights": ("the moving average of G's weights (vgan train --ema)"
                               if "G_ema" in state and args.generator == "G_ema" else "G as trained"),
-        "wall_seconds": (base["wall_seconds"] if base else 0) + args.wall_seconds,
+        "wall_seconds": args.wall_seconds,
         "machine": args.machine,
         "library_version": __version__,
         "torch_version": str(torch.__version__),
@@ -79,29 +70,24 @@ def ship(args) -> int:
         "quality": {"clips": N_CLIPS, "seed": 0, **report},
         "check": "python tools/ship_pretrained.py --check " + args.name,
     }
-    if base:
-        info["base"] = {"name": base["name"], "sha256": base["sha256"], "iterations": base["iterations"],
-                        "wall_seconds": base["wall_seconds"], "commit": args.base_commit}
     if args.note:
         info["notes"] = args.note
-    if args.history or "G_ema" in state or base:
-        info["history"] = [*(base.get("history", []) if base else []),
-                           *(_history_row(path, spec, offset) for path in [*args.history, args.checkpoint])]
+    if args.history or "G_ema" in state:
+        info["history"] = [_history_row(path, spec) for path in [*args.history, args.checkpoint]]
     write_text_atomic(PRETRAINED_DIR / f"{args.name}.json", json.dumps(info, indent=2) + "\n")
     print(json.dumps(info["quality"], indent=2))
     print(f"wrote {out} ({info['bytes'] / 1e6:.1f} MB) and its manifest")
     return 0
 
 
-def _history_row(path, spec: dict, offset: int = 0) -> dict:
-    """Motion figures of an earlier checkpoint of the same run, for its raw G and its averaged G;
-    ``offset`` is the steps of the run it went on from, if any."""
+def _history_row(path, spec: dict) -> dict:
+    """Motion figures of an earlier checkpoint of the same run, for its raw G and its averaged G."""
     from vgan_lib.model import build_models
 
     state = load_checkpoint(path)
     tc = state.get("train_config", {})
     # the recipe of the leg that wrote this checkpoint: a run can be resumed with another --lr or --mask-lambda
-    row = {"step": offset + state["step"], "lr": tc.get("lr"), "mask_lambda": tc.get("mask_lambda")}
+    row = {"step": state["step"], "lr": tc.get("lr"), "mask_lambda": tc.get("mask_lambda")}
     for key in ("G", "G_ema"):
         if key in state:
             G, _ = build_models(state["model_config"])
@@ -111,6 +97,7 @@ def _history_row(path, spec: dict, offset: int = 0) -> dict:
                         "mask_open": r["generated"]["mask_open"],
                         "mask_undecided": r["generated"]["mask_undecided"],
                         "smoothness": r["generated"]["smoothness"],
+                        "still_share": r["generated"]["still_share"],
                         "motion_overlap": r["generated"]["motion_overlap"]}
     return row
 
@@ -179,9 +166,7 @@ def main(argv=None) -> int:
                     help="ship G as trained, or its moving average when the run kept one (default)")
     ap.add_argument("--history", nargs="*", default=[], metavar="CHECKPOINT",
                     help="earlier checkpoints of the run whose motion figures the manifest records")
-    ap.add_argument("--base", metavar="NAME", help="the shipped model this run started from (vgan train --init)")
-    ap.add_argument("--base-commit", help="the commit that holds the base model's weights")
-    ap.add_argument("--wall-seconds", type=float, default=0.0)
+    ap.add_argument("--wall-seconds", type=float)
     ap.add_argument("--machine", default="")
     args = ap.parse_args(argv)
     if args.check:
