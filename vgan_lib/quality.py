@@ -59,20 +59,21 @@ def motion_energy(videos: torch.Tensor) -> float:
 MOVING = 0.2
 
 
-def _clear_changes(videos: torch.Tensor, threshold: float) -> torch.Tensor:
-    # (N, T-1, H, W): True where a pixel's colour-mean change from one frame to the next exceeds threshold
+def _change_map(videos: torch.Tensor) -> torch.Tensor:
+    """(N, 3, T, H, W) in [-1, 1] -> (N, T-1, H, W): each pixel's colour-mean change to the next frame."""
     x = _unit(videos)
-    return (x[:, :, 1:] - x[:, :, :-1]).abs().mean(dim=1) > threshold
+    return (x[:, :, 1:] - x[:, :, :-1]).abs().mean(dim=1)
 
 
 def moving_share(videos: torch.Tensor, threshold: float = MOVING) -> float:
     """(N, 3, T, H, W) in [-1, 1] -> share of (pixel, frame pair) whose colour-mean change exceeds ``threshold``."""
-    return _clear_changes(videos, threshold).float().mean().item()
+    return (_change_map(videos) > threshold).float().mean().item()
 
 
 def still_share(videos: torch.Tensor, threshold: float = MOVING) -> float:
     """(N, 3, T, H, W) in [-1, 1] -> share of the N videos without a single change above ``threshold``."""
-    return (~_clear_changes(videos, threshold).flatten(1).any(dim=1)).float().mean().item()
+    moves = (_change_map(videos) > threshold).flatten(1).any(dim=1)
+    return (~moves).float().mean().item()
 
 
 def smoothness(videos: torch.Tensor) -> float:
@@ -125,8 +126,7 @@ def motion_overlap(videos: torch.Tensor) -> float:
 
     A video that does not change at all has no direction and counts as 0 against every other.
     """
-    x = _unit(videos)
-    change = (x[:, :, 1:] - x[:, :, :-1]).abs().mean(dim=1).flatten(1)   # (N, (T-1)*H*W)
+    change = _change_map(videos).flatten(1)   # (N, (T-1)*H*W)
     unit = change / change.norm(dim=1, keepdim=True).clamp_min(1e-12)
     i, j = torch.triu_indices(len(unit), len(unit), offset=1)
     return (unit @ unit.T)[i, j].mean().item()
@@ -135,7 +135,8 @@ def motion_overlap(videos: torch.Tensor) -> float:
 def video_statistics(videos: torch.Tensor, mask: Optional[torch.Tensor] = None) -> dict:
     """All the figures above for one batch of videos (and its masks, if any)."""
     stats = {"motion_energy": motion_energy(videos), "moving_share": moving_share(videos),
-             "still_share": still_share(videos), "smoothness": smoothness(videos), **diversity(videos), "motion_overlap": motion_overlap(videos)}
+             "still_share": still_share(videos), "smoothness": smoothness(videos), **diversity(videos),
+             "motion_overlap": motion_overlap(videos)}
     if mask is not None:
         stats.update(mask_statistics(mask, videos))
     return stats
