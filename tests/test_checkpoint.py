@@ -185,3 +185,16 @@ def test_starting_from_a_training_checkpoint_takes_G_as_trained_not_its_average(
     fresh = init_from(_trainer(tiny_cfg), path)
     assert all(torch.equal(a, b) for a, b in zip(fresh.G.parameters(), trainer.G.parameters()))
     assert not all(torch.equal(a, b) for a, b in zip(fresh.G.parameters(), trainer.G_ema.parameters()))
+
+
+def test_weights_that_do_not_fit_the_networks_are_refused_in_one_line(tmp_path, tiny_cfg):
+    trainer = _trainer(tiny_cfg)
+    state = torch.load(save_weights(tmp_path / "w.pt", trainer.G, trainer.D), weights_only=True)
+    del state["D"]
+    torch.save(state, tmp_path / "no_d.pt")
+    state["D"] = {k: v for k, v in trainer.D.state_dict().items() if not k.startswith("head")}
+    torch.save(state, tmp_path / "no_head.pt")
+    for name, missing in (("no_d.pt", "'D'"), ("no_head.pt", "head.weight")):
+        for load in (load_models, lambda p: init_from(_trainer(tiny_cfg), p)):
+            with pytest.raises(CheckpointError, match=rf"{name}: weights do not fit the model \(.*{missing}"):
+                load(tmp_path / name)

@@ -142,6 +142,20 @@ def resume(trainer: GANTrainer, path: PathLike) -> GANTrainer:
     return trainer
 
 
+def _load_networks(path, state: dict, G, D, g_weights) -> None:
+    """Load ``g_weights`` into G and the checkpoint's D into D; a one-line error if they do not fit."""
+    try:
+        if g_weights is None:
+            raise KeyError("G")
+        G.load_state_dict(g_weights)
+        D.load_state_dict(state["D"])
+    except (KeyError, RuntimeError) as e:
+        # torch names the missing or unexpected keys on the lines after its first: keep them, on one line
+        reason = " ".join(str(e).split())
+        reason = reason if len(reason) <= 300 else reason[:297] + "..."
+        raise CheckpointError(f"{path}: weights do not fit the model ({reason})") from None
+
+
 def init_from(trainer: GANTrainer, path: PathLike) -> GANTrainer:
     """Start a trainer from the G and D weights of a checkpoint or weights file.
 
@@ -152,12 +166,7 @@ def init_from(trainer: GANTrainer, path: PathLike) -> GANTrainer:
     """
     state = load_checkpoint(path)
     _check_config(path, state, trainer.G.cfg)
-    try:
-        trainer.G.load_state_dict(state["G"])
-        trainer.D.load_state_dict(state["D"])
-    except (KeyError, RuntimeError) as e:
-        reason = str(e).strip().splitlines()[0]
-        raise CheckpointError(f"{path}: weights do not fit the model ({reason})") from None
+    _load_networks(path, state, trainer.G, trainer.D, state.get("G"))
     if trainer.G_ema is not None:
         trainer.G_ema.load_state_dict(trainer.G.state_dict())
     return trainer
@@ -185,10 +194,5 @@ def load_models(path: PathLike, device: Union[str, torch.device] = "cpu"):
     """
     state = load_checkpoint(path)
     G, D = build_models(state["model_config"])
-    try:
-        G.load_state_dict(state.get("G_ema", state["G"]))
-        D.load_state_dict(state["D"])
-    except (KeyError, RuntimeError) as e:
-        reason = str(e).strip().splitlines()[0]
-        raise CheckpointError(f"{path}: weights do not fit the model ({reason})") from None
+    _load_networks(path, state, G, D, state.get("G_ema", state.get("G")))
     return G.to(device).eval(), D.to(device).eval()
