@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from vgan_lib.checkpoint import load_checkpoint
 from vgan_lib.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +66,12 @@ def test_starting_from_weights_of_another_size_is_one_line(capsys, synthetic_dir
     assert "size 32 vs 16" in line
 
 
+def test_a_negative_blend_penalty_is_one_line(capsys, synthetic_dir, tmp_path):
+    line = _error_line(capsys, ["train", "--data", str(synthetic_dir / "train.txt"), "--mask-binary", "-1",
+                                "--out", str(tmp_path / "r")])
+    assert line == "vgan: error: mask_binary must be at least 0, got -1.0"
+
+
 def test_impossible_model_sizes_are_one_line(capsys, synthetic_dir, tmp_path):
     line = _error_line(capsys, ["train", "--data", str(synthetic_dir / "train.txt"), "--frames", "20",
                                 "--out", str(tmp_path / "r")])
@@ -91,11 +98,12 @@ def test_make_data_train_resume_and_sample_end_to_end(tmp_path):
 
     # a new run from the first one's weights; --resume then continues the new run, not the weights
     more = [*train[:train.index("--out")], "--out", str(tmp_path / "more"), "--no-progress",
-            "--init", str(tmp_path / "run" / "checkpoint.pt"), "--resume"]
+            "--init", str(tmp_path / "run" / "checkpoint.pt"), "--resume", "--mask-binary", "2"]
     r = run_cli(*more, "--iterations", "1")
     assert r.returncode == 0 and "started from the weights of" in r.stdout, r.stderr
     r = run_cli(*more, "--iterations", "2")
     assert r.returncode == 0 and "at step 1" in r.stdout and "started from" not in r.stdout, r.stderr
+    assert load_checkpoint(tmp_path / "more" / "checkpoint.pt")["train_config"]["mask_binary"] == 2
 
     r = run_cli("sample", "--checkpoint", str(tmp_path / "run" / "checkpoint.pt"), "--out", str(tmp_path / "s"),
                 "--n", "4", "--format", "gif")

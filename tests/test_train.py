@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from vgan_lib.model import build_models
-from vgan_lib.train import GANTrainer, ShuffleStream, TrainConfig, d_loss, g_loss, mask_penalty
+from vgan_lib.train import (GANTrainer, ShuffleStream, TrainConfig, blend_penalty, d_loss, g_loss, mask_penalty,
+                            motion_seeking_penalty)
 
 
 def test_discriminator_loss_is_the_halved_cross_entropy():
@@ -40,6 +41,56 @@ def test_mask_penalty_is_the_mean_absolute_mask_and_zero_without_a_mask():
     assert mask_penalty(None).item() == 0
 
 
+def test_blend_penalty_is_zero_on_a_decided_mask_and_largest_at_one_half():
+    decided = torch.tensor([0.0, 1.0, 1.0, 0.0]).view(1, 1, 4, 1, 1)
+    assert blend_penalty(decided).item() == 0
+    assert blend_penalty(torch.full((1, 1, 4, 1, 1), 0.5)).item() == pytest.approx(0.25)
+    assert blend_penalty(None).item() == 0
+    # unlike the L1 penalty it pushes a mostly open pixel further open
+    m = torch.tensor([0.2, 0.8], requires_grad=True)
+    blend_penalty(m).backward()
+    assert m.grad[0] > 0 > m.grad[1]
+
+
+def test_the_blend_penalty_joins_the_generator_loss_only_when_weighted(tiny_cfg):
+    batch = torch.rand(4, 3, 16, 16, 16, generator=torch.Generator().manual_seed(1))
+    plain = _trainer(tiny_cfg).step(batch)
+    weighted = _trainer(tiny_cfg, mask_binary=3.0).step(batch)
+    assert plain["loss_g"] == pytest.approx(plain["loss_adv"] + 0.1 * plain["mask_l1"])
+    assert weighted["mask_blend"] == pytest.approx(plain["mask_blend"])   # the same first fakes
+    assert weighted["loss_g"] == pytest.approx(plain["loss_g"] + 3.0 * plain["mask_blend"])
+    with pytest.raises(ValueError, match="mask_binary"):
+        TrainConfig(mask_binary=-1)
+
+
+def test_motion_seeking_is_large_when_distinct_z_give_the_same_motion():
+    z = torch.randn(4, 8, generator=torch.Generator().manual_seed(0))
+    still = -torch.ones(4, 3, 4, 2, 2)             # black
+    same = still.clone()
+    same[:, :, 2:] = 1.0                           # every video turns white at frame 2
+    own = still.clone()
+    own[:2, :, 1:] = 1.0                           # the first half at frame 1, the second at frame 3
+    own[2:, :, 3:] = 1.0
+    z_gap = (z[:2] - z[2:]).abs().mean().item()
+    assert motion_seeking_penalty(same, z).item() == pytest.approx(z_gap / 1e-5)
+    assert motion_seeking_penalty(still, z).item() == pytest.approx(z_gap / 1e-5)
+    # their change maps differ in 2 of the 3 frame pairs, by 1 in [0, 1] units
+    assert motion_seeking_penalty(own, z).item() == pytest.approx(z_gap / (2 / 3 + 1e-5))
+
+
+def test_the_motion_seeking_term_joins_the_generator_loss_when_weighted(tiny_cfg):
+    batch = torch.rand(4, 3, 16, 16, 16, generator=torch.Generator().manual_seed(1))
+    plain = _trainer(tiny_cfg).step(batch)
+    trainer = _trainer(tiny_cfg, motion_seeking=0.5)
+    with torch.no_grad():
+        z = torch.randn(4, tiny_cfg.z_dim, generator=torch.Generator().manual_seed(0))
+        term = motion_seeking_penalty(trainer.G(z), z).item()   # the trainer's first latents
+    weighted = trainer.step(batch)
+    assert weighted["loss_g"] == pytest.approx(plain["loss_g"] + 0.5 * term, rel=1e-4)
+    with pytest.raises(ValueError, match="at least 2 videos"):
+        TrainConfig(motion_seeking=1.0, batch_size=1)
+
+
 def _trainer(cfg, **kw):
     G, D = build_models(cfg, seed=0)
     return GANTrainer(G, D, TrainConfig(batch_size=4, device="cpu", **kw))
@@ -64,7 +115,7 @@ def test_one_step_lowers_the_discriminator_loss_on_a_fixed_batch(tiny_cfg):
 
 def test_step_reports_plain_floats_for_logging(tiny_cfg):
     rec = _trainer(tiny_cfg).step(torch.zeros(4, 3, 16, 16, 16))
-    assert set(rec) == {"step", "loss_d", "loss_g", "loss_adv", "mask_l1", "d_real", "d_fake"}
+    assert set(rec) == {"step", "loss_d", "loss_g", "loss_adv", "mask_l1", "mask_blend", "d_real", "d_fake"}
     assert all(isinstance(v, (int, float)) for v in rec.values())
     assert 0 <= rec["d_real"] <= 1 and 0 <= rec["d_fake"] <= 1
     assert rec["loss_g"] == pytest.approx(rec["loss_adv"] + 0.1 * rec["mask_l1"])

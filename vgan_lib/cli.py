@@ -106,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--d-steps", type=_positive_int, default=1, help="discriminator steps per generator step")
     t.add_argument("--g-loss", choices=["non_saturating", "saturating"], default="non_saturating")
     t.add_argument("--mask-lambda", type=float, default=0.1, help="mask L1 weight (default: 0.1)")
+    t.add_argument("--mask-binary", type=float, default=0.0,
+                   help="weight of the blend penalty mean m(1-m), which pushes mask values to 0 or 1 "
+                        "(default: 0, as in the original)")
+    t.add_argument("--motion-seeking", type=float, default=0.0,
+                   help="weight of the motion-seeking term, which asks distinct z for distinct motion "
+                        "(default: 0, as in the original)")
     t.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
     t.add_argument("--precision", choices=PRECISIONS, default="fp32",
                    help="fp32, bf16 (CPU or GPU autocast) or fp16 (GPU)")
@@ -167,7 +173,8 @@ def _cmd_train(args) -> int:
         cfg = _model_config(args)
         tcfg = TrainConfig(batch_size=args.batch_size, lr=args.lr, mask_lambda=args.mask_lambda,
                            d_steps=args.d_steps, g_loss=args.g_loss, device=args.device, precision=args.precision,
-                           channels_last=args.channels_last, seed=args.seed, ema_decay=args.ema)
+                           channels_last=args.channels_last, seed=args.seed, ema_decay=args.ema,
+                           mask_binary=args.mask_binary, motion_seeking=args.motion_seeking)
     except ValueError as e:
         raise _UsageError(str(e)) from None
     out = check_writable_dir(args.out)

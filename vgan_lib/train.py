@@ -7,7 +7,9 @@ One iteration, as in the original release:
    ``0.5 * (BCE(D(real), 1) + BCE(D(fake), 0))``.
 2. Once: update G on the *same* fake batch (no new z), pushing D(fake) towards
    "real" (non-saturating) or minimising log(1 - D(fake)) (the minimax form), plus
-   the mask sparsity penalty ``mask_lambda * mean|m|``.
+   the mask sparsity penalty ``mask_lambda * mean|m|`` (and, if asked, the blend penalty
+   ``mask_binary * mean m(1 - m)`` and the motion-seeking term ``motion_seeking * mean|z1 - z2|
+   / mean|c1 - c2|`` on the change maps c of two halves of the batch; the original has neither).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ __all__ = [
     "d_loss",
     "g_loss",
     "mask_penalty",
+    "blend_penalty",
+    "motion_seeking_penalty",
     "GANTrainer",
     "ShuffleStream",
     "fit",
@@ -53,6 +57,8 @@ class TrainConfig:
     channels_last: bool = False      # torch.channels_last_3d memory layout
     seed: int = 0
     ema_decay: float = 0.0           # > 0 keeps an exponential moving average of G for sampling
+    mask_binary: float = 0.0         # weight of the blend penalty mean m(1 - m); 0 in the original
+    motion_seeking: float = 0.0      # weight of the motion-seeking term; 0 in the original
 
     def __post_init__(self):
         if self.g_loss not in ("non_saturating", "saturating"):
@@ -63,6 +69,12 @@ class TrainConfig:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.mask_binary < 0:
+            raise ValueError(f"mask_binary must be at least 0, got {self.mask_binary}")
+        if self.motion_seeking < 0:
+            raise ValueError(f"motion_seeking must be at least 0, got {self.motion_seeking}")
+        if self.motion_seeking and self.batch_size < 2:
+            raise ValueError("motion_seeking needs a batch of at least 2 videos to compare")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -101,6 +113,36 @@ def mask_penalty(mask: Optional[torch.Tensor]) -> torch.Tensor:
     if mask is None:
         return torch.zeros(())
     return mask.float().abs().mean()
+
+
+def blend_penalty(mask: Optional[torch.Tensor]) -> torch.Tensor:
+    """mean m(1 - m) over the mask (0 for a one-stream generator): 0 where every value is 0 or 1.
+
+    The L1 penalty pulls every mask value towards 0, open or not. This one pulls values
+    below 1/2 down and values above 1/2 up, so it decides the mask without shutting it:
+    where m stays between 0 and 1, the foreground shows through the background faintly,
+    and any flicker of the foreground becomes flicker of the video.
+    """
+    if mask is None:
+        return torch.zeros(())
+    m = mask.float()
+    return (m * (1 - m)).mean()
+
+
+def motion_seeking_penalty(video: torch.Tensor, z: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """mean|z1 - z2| / (mean|c1 - c2| + eps), the first half of the batch against the second.
+
+    video: (B, 3, T, H, W) in [-1, 1]; z: (B, z_dim); c is a video's change map, each
+    pixel's colour-mean |x[t+1] - x[t]| in [0, 1] units, (T-1, H, W). Mode seeking
+    (Mao et al. 2019) asks distinct z for distinct images; here it asks them for distinct
+    motion, so that two videos do not change in the same places at the same moments
+    while their backgrounds differ. Small when the motion follows z, large when it does not.
+    """
+    n = video.shape[0] // 2
+    change = (video.float()[:, :, 1:] - video.float()[:, :, :-1]).abs().mean(dim=1) / 2
+    motion_gap = (change[:n] - change[n:2 * n]).abs().mean()
+    z_gap = (z[:n] - z[n:2 * n]).abs().mean()
+    return z_gap / (motion_gap + eps)
 
 
 # ---------------------------------------------------------------------------- one step
@@ -179,7 +221,7 @@ class GANTrainer:
 
         reals: a real batch (B, 3, T, H, W) in [-1, 1], or ``d_steps`` of them.
         Returns plain floats: ``loss_d``, ``loss_g`` (adversarial + penalty),
-        ``loss_adv``, ``mask_l1``, ``d_real`` and ``d_fake`` (D's mean probability of
+        ``loss_adv``, ``mask_l1``, ``mask_blend``, ``d_real`` and ``d_fake`` (D's mean probability of
         "real" on the last D step's batches, before D's update).
         """
         cfg, G, D = self.cfg, self.G, self.D
@@ -212,7 +254,12 @@ class GANTrainer:
             logit_fake_g = D(streams.video)
             adv = g_loss(logit_fake_g.float(), cfg.g_loss)
             l1 = mask_penalty(streams.mask).to(adv.device)
+            blend = blend_penalty(streams.mask).to(adv.device)
             loss_g = adv + cfg.mask_lambda * l1
+            if cfg.mask_binary:
+                loss_g = loss_g + cfg.mask_binary * blend
+            if cfg.motion_seeking:
+                loss_g = loss_g + cfg.motion_seeking * motion_seeking_penalty(streams.video, z).to(adv.device)
         self.opt_G.zero_grad(set_to_none=True)
         self.scaler.scale(loss_g).backward()
         self.scaler.step(self.opt_G)
@@ -228,6 +275,7 @@ class GANTrainer:
             "loss_g": loss_g.item(),
             "loss_adv": adv.item(),
             "mask_l1": l1.item(),
+            "mask_blend": blend.item(),
             "d_real": torch.sigmoid(logit_real.float()).mean().item(),
             "d_fake": torch.sigmoid(logit_fake.float()).mean().item(),
         }
