@@ -67,6 +67,8 @@ def test_the_shipped_generator_moves_at_least_half_as_much_as_the_real_clips_and
     assert gen["pairwise_rms_min"] > 0.02 and gen["pairwise_rms_mean"] > 0.5 * real["pairwise_rms_mean"]
     # most videos move, and not all in the same places: an untrained G's videos are all still and alike
     assert gen["still_share"] < 0.5 and gen["motion_overlap"] < floor["motion_overlap"] - 0.1, json.dumps(r)
+    # its colours are about as close to the real clips' as other real clips' are; an untrained G's are grey
+    assert gen["colour_distance"] < 2 * real["colour_distance"] < floor["colour_distance"], json.dumps(r)
 
 
 @pytest.mark.slow

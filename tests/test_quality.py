@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from vgan_lib.model import build_models
-from vgan_lib.quality import (compare_with_real, diversity, mask_statistics, motion_energy, motion_overlap,
-                              moving_share, pairwise_rms, quality_report, smoothness, still_share)
+from vgan_lib.quality import (colour_distance, colour_histogram, compare_with_real, diversity, mask_statistics,
+                              motion_energy, motion_overlap, moving_share, pairwise_rms, quality_report, real_clips,
+                              smoothness, still_share)
 
 
 def moving_square(n=2, T=8, S=16, speed=1):
@@ -99,18 +100,38 @@ def test_motion_overlap_is_1_for_the_same_motion_on_different_scenes_and_0_for_m
     assert motion_overlap(still) == 0  # a still video has no motion to share
 
 
+def test_colour_distance_is_0_for_the_same_colours_and_1_for_none_shared():
+    video, _ = moving_square(n=2)                      # white on black
+    assert colour_histogram(video).sum().item() == pytest.approx(1.0)
+    assert colour_distance(video, video.flip(2)) == 0  # the same pixels in another order
+    red = video.clone()
+    red[:, 1:] = -1                                    # the white square turns red
+    square = (video[:, 0] > 0).float().mean().item()   # the share of pixels that changed colour
+    assert colour_distance(video, red) == pytest.approx(square)
+    assert colour_distance(video, torch.zeros_like(video)) == pytest.approx(1.0)   # all mid-grey
+
+
 def test_an_untrained_generator_is_the_floor(tiny_cfg):
     G, _ = build_models(tiny_cfg, seed=1)
     real, _ = moving_square(n=8, T=16, S=16)
     report = compare_with_real(G, real, n=8, seed=0, untrained=G)
     assert report["generated"] == report["untrained"]
     assert report["motion_ratio"] < 0.01  # an untrained G barely moves
+    assert report["untrained"]["colour_distance"] > 0.9   # grey, where the real clips are black and white
 
 
 def test_the_report_on_golf_format_clips_has_every_figure(tiny_cfg, synthetic_dir):
     G, _ = build_models(tiny_cfg, seed=1)
     report = quality_report(G, synthetic_dir / "train.txt", n=6, seed=0)
     assert set(report) == {"generated", "real", "untrained", "motion_ratio", "moving_ratio"}
-    assert {"motion_energy", "pairwise_rms_mean", "motion_overlap", "mask_open", "motion_in_mask"} <= set(
-        report["generated"])
+    assert {"motion_energy", "pairwise_rms_mean", "motion_overlap", "mask_open", "motion_in_mask",
+            "colour_distance"} <= set(report["generated"])
+    assert 0 <= report["real"]["colour_distance"] <= 1   # one half of the six clips against the other
     assert report["real"]["motion_energy"] > 0.001  # the synthetic clips move
+
+
+def test_the_further_real_clips_follow_on_from_the_first_in_the_same_order(tiny_cfg, synthetic_dir):
+    listing = synthetic_dir / "train.txt"
+    first, further = real_clips(listing, tiny_cfg, n=3), real_clips(listing, tiny_cfg, n=3, skip=3)
+    assert torch.equal(torch.cat([first, further]), real_clips(listing, tiny_cfg, n=6))
+    assert len(real_clips(listing, tiny_cfg, n=3, skip=10_000)) == 0   # past the end of the set

@@ -9,6 +9,12 @@ For each checkpoint it measures G (and, with ``--ema``, its moving average) with
 shipped model's manifest (``tools/ship_pretrained.py``), so the numbers compare
 directly. ``--out`` collects runs: a run measured again replaces its old entry, other
 runs stay. The real clips' and the untrained floor's figures are stored once.
+
+    python tools/measure_checkpoints.py --again --out data/results/mask_prior_runs.json
+
+measures every checkpoint of every run in ``--out`` again (after vgan_lib.quality has
+learnt a new figure), keeping the runs' commands and notes; each checkpoint must still
+be on disk with the sha256 it was measured with.
 """
 
 from __future__ import annotations
@@ -50,34 +56,72 @@ def measure(path: Path, list_file: Path, clips: int, keys=("G",)) -> tuple:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("checkpoints", nargs="+", type=Path)
-    ap.add_argument("--run", required=True, help="a name for the run these checkpoints come from")
+    ap.add_argument("checkpoints", nargs="*", type=Path)
+    ap.add_argument("--run", help="a name for the run these checkpoints come from")
+    ap.add_argument("--again", action="store_true", help="measure every run already in --out again")
     ap.add_argument("--command", action="append", default=[], help="the run's exact command (repeatable)")
     ap.add_argument("--note", default="", help="a sentence on the run")
     ap.add_argument("--out", type=Path, required=True, help="JSON file that collects the runs")
     ap.add_argument("--clips", type=int, default=256)
     ap.add_argument("--ema", action="store_true", help="measure the moving average of G too")
     args = ap.parse_args(argv)
+    if args.again == bool(args.checkpoints or args.run):
+        ap.error("give checkpoints and --run, or --again alone")
 
     # the default synthetic set, as the shipped model was trained on (regenerated if missing)
     list_file = make_synthetic(ROOT / "data" / "synthetic", SyntheticSpec(), progress=False)
+    if args.again:
+        return again(args, list_file)
     rows, report = [], None
     for path in args.checkpoints:
         row, report = measure(path, list_file, args.clips, ("G", "G_ema") if args.ema else ("G",))
         rows.append(row)
         g = row["G"]
-        print(f"{args.run} step {row['step']}: motion {g['motion_ratio']:.2f}x, moving {g['moving_ratio']:.2f}x, "
-              f"still {g['still_share']:.2f}, mask undecided {g['mask_undecided']:.3f}, "
-              f"motion overlap {g['motion_overlap']:.2f}", flush=True)
+        _say(args.run, row)
     rows.sort(key=lambda r: r["step"])
 
     data = json.loads(args.out.read_text()) if args.out.is_file() else {}
-    data.update(clips=args.clips, seed=0, library_version=__version__, real=report["real"],
-                untrained=report["untrained"])
+    _store(data, args.clips, report)
     data.setdefault("runs", {})[args.run] = {"commands": args.command, "note": args.note, "checkpoints": rows}
     write_text_atomic(args.out, json.dumps(data, indent=2) + "\n")
     print(f"wrote {args.out}")
     return 0
+
+
+def again(args, list_file: Path) -> int:
+    if not args.out.is_file():
+        sys.exit(f"{args.out}: no such file to measure again")
+    data = json.loads(args.out.read_text())
+    report = None
+    for name, run in data.get("runs", {}).items():
+        rows = []
+        for old in run["checkpoints"]:
+            path = ROOT / old["checkpoint"]
+            if not path.is_file() or sha256_of(path) != old["sha256"]:
+                sys.exit(f"{path}: missing, or not the checkpoint measured before (sha256 differs)")
+            keys = [k for k in ("G", "G_ema") if k in old]
+            row, report = measure(path, list_file, args.clips, keys)
+            row["checkpoint"] = old["checkpoint"]
+            rows.append(row)
+            _say(name, row)
+        run["checkpoints"] = rows
+    if report is None:
+        sys.exit(f"{args.out}: no checkpoints to measure")
+    _store(data, args.clips, report)
+    write_text_atomic(args.out, json.dumps(data, indent=2) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _say(run: str, row: dict) -> None:
+    g = row["G"]
+    print(f"{run} step {row['step']}: motion {g['motion_ratio']:.2f}x, moving {g['moving_ratio']:.2f}x, "
+          f"still {g['still_share']:.2f}, mask undecided {g['mask_undecided']:.3f}, "
+          f"motion overlap {g['motion_overlap']:.2f}, colour distance {g['colour_distance']:.2f}", flush=True)
+
+
+def _store(data: dict, clips: int, report: dict) -> None:
+    data.update(clips=clips, seed=0, library_version=__version__, real=report["real"], untrained=report["untrained"])
 
 
 if __name__ == "__main__":

@@ -98,7 +98,8 @@ def _history_row(path, spec: dict) -> dict:
                         "mask_undecided": r["generated"]["mask_undecided"],
                         "smoothness": r["generated"]["smoothness"],
                         "still_share": r["generated"]["still_share"],
-                        "motion_overlap": r["generated"]["motion_overlap"]}
+                        "motion_overlap": r["generated"]["motion_overlap"],
+                        "colour_distance": r["generated"]["colour_distance"]}
     return row
 
 
