@@ -48,7 +48,7 @@ from typing import Optional
 import torch
 
 __all__ = ["MOVING", "motion_energy", "moving_share", "smoothness", "mask_statistics", "pairwise_rms", "diversity",
-           "still_share", "motion_overlap", "COLOUR_LEVELS", "colour_histogram", "colour_distance",
+           "change_map", "still_share", "motion_overlap", "COLOUR_LEVELS", "colour_histogram", "colour_distance",
            "video_statistics",
            "generate_in_batches", "compare_with_real"]
 
@@ -67,7 +67,7 @@ def motion_energy(videos: torch.Tensor) -> float:
 MOVING = 0.2
 
 
-def _change_map(videos: torch.Tensor) -> torch.Tensor:
+def change_map(videos: torch.Tensor) -> torch.Tensor:
     """(N, 3, T, H, W) in [-1, 1] -> (N, T-1, H, W): each pixel's colour-mean change to the next frame."""
     x = _unit(videos)
     return (x[:, :, 1:] - x[:, :, :-1]).abs().mean(dim=1)
@@ -75,12 +75,12 @@ def _change_map(videos: torch.Tensor) -> torch.Tensor:
 
 def moving_share(videos: torch.Tensor, threshold: float = MOVING) -> float:
     """(N, 3, T, H, W) in [-1, 1] -> share of (pixel, frame pair) whose colour-mean change exceeds ``threshold``."""
-    return (_change_map(videos) > threshold).float().mean().item()
+    return (change_map(videos) > threshold).float().mean().item()
 
 
 def still_share(videos: torch.Tensor, threshold: float = MOVING) -> float:
     """(N, 3, T, H, W) in [-1, 1] -> share of the N videos without a single change above ``threshold``."""
-    moves = (_change_map(videos) > threshold).flatten(1).any(dim=1)
+    moves = (change_map(videos) > threshold).flatten(1).any(dim=1)
     return (~moves).float().mean().item()
 
 
@@ -134,7 +134,7 @@ def motion_overlap(videos: torch.Tensor) -> float:
 
     A video that does not change at all has no direction and counts as 0 against every other.
     """
-    change = _change_map(videos).flatten(1)   # (N, (T-1)*H*W)
+    change = change_map(videos).flatten(1)   # (N, (T-1)*H*W)
     unit = change / change.norm(dim=1, keepdim=True).clamp_min(1e-12)
     i, j = torch.triu_indices(len(unit), len(unit), offset=1)
     return (unit @ unit.T)[i, j].mean().item()

@@ -27,6 +27,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .device import autocast, pick_device
+from .quality import change_map
 
 __all__ = [
     "TrainConfig",
@@ -132,14 +133,15 @@ def blend_penalty(mask: Optional[torch.Tensor]) -> torch.Tensor:
 def motion_seeking_penalty(video: torch.Tensor, z: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     """mean|z1 - z2| / (mean|c1 - c2| + eps), the first half of the batch against the second.
 
-    video: (B, 3, T, H, W) in [-1, 1]; z: (B, z_dim); c is a video's change map, each
-    pixel's colour-mean |x[t+1] - x[t]| in [0, 1] units, (T-1, H, W). Mode seeking
+    video: (B, 3, T, H, W) in [-1, 1]; z: (B, z_dim); c is a video's change map
+    (``quality.change_map``: each pixel's colour-mean |x[t+1] - x[t]| in [0, 1] units,
+    (T-1, H, W)), the same map the motion overlap compares. Mode seeking
     (Mao et al. 2019) asks distinct z for distinct images; here it asks them for distinct
     motion, so that two videos do not change in the same places at the same moments
     while their backgrounds differ. Small when the motion follows z, large when it does not.
     """
     n = video.shape[0] // 2
-    change = (video.float()[:, :, 1:] - video.float()[:, :, :-1]).abs().mean(dim=1) / 2
+    change = change_map(video)
     motion_gap = (change[:n] - change[n:2 * n]).abs().mean()
     z_gap = (z[:n] - z[n:2 * n]).abs().mean()
     return z_gap / (motion_gap + eps)
