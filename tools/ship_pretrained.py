@@ -33,6 +33,9 @@ from vgan_lib.pretrained import PRETRAINED_DIR, load_pretrained, manifest, sha25
 from vgan_lib.quality import quality_report  # noqa: E402
 from vgan_lib.synthetic import SyntheticSpec, make_synthetic  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from measure_checkpoints import measure  # noqa: E402
+
 N_CLIPS = 256
 
 
@@ -80,26 +83,19 @@ def ship(args) -> int:
     return 0
 
 
+# the figures an earlier checkpoint of the run keeps in the manifest's history
+HISTORY_FIGURES = ("motion_ratio", "moving_ratio", "mask_open", "mask_undecided", "smoothness", "still_share",
+                   "motion_overlap", "colour_distance")
+
+
 def _history_row(path, spec: dict) -> dict:
     """Motion figures of an earlier checkpoint of the same run, for its raw G and its averaged G."""
-    from vgan_lib.model import build_models
-
-    state = load_checkpoint(path)
-    tc = state.get("train_config", {})
+    measured, _ = measure(Path(path), _data_list(spec), N_CLIPS, ("G", "G_ema"))
     # the recipe of the leg that wrote this checkpoint: a run can be resumed with another --lr or --mask-lambda
-    row = {"step": state["step"], "lr": tc.get("lr"), "mask_lambda": tc.get("mask_lambda")}
+    row = {k: measured[k] for k in ("step", "lr", "mask_lambda")}
     for key in ("G", "G_ema"):
-        if key in state:
-            G, _ = build_models(state["model_config"])
-            G.load_state_dict(state[key])
-            r = quality_report(G, _data_list(spec), n=N_CLIPS, seed=0)
-            row[key] = {"motion_ratio": r["motion_ratio"], "moving_ratio": r["moving_ratio"],
-                        "mask_open": r["generated"]["mask_open"],
-                        "mask_undecided": r["generated"]["mask_undecided"],
-                        "smoothness": r["generated"]["smoothness"],
-                        "still_share": r["generated"]["still_share"],
-                        "motion_overlap": r["generated"]["motion_overlap"],
-                        "colour_distance": r["generated"]["colour_distance"]}
+        if key in measured:
+            row[key] = {k: measured[key][k] for k in HISTORY_FIGURES}
     return row
 
 
