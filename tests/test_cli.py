@@ -72,6 +72,12 @@ def test_a_negative_blend_penalty_is_one_line(capsys, synthetic_dir, tmp_path):
     assert line == "vgan: error: mask_binary must be at least 0, got -1.0"
 
 
+def test_a_negative_r1_weight_is_one_line(capsys, synthetic_dir, tmp_path):
+    line = _error_line(capsys, ["train", "--data", str(synthetic_dir / "train.txt"), "--r1", "-0.5",
+                                "--out", str(tmp_path / "r")])
+    assert line == "vgan: error: r1 must be at least 0, got -0.5"
+
+
 def test_impossible_model_sizes_are_one_line(capsys, synthetic_dir, tmp_path):
     line = _error_line(capsys, ["train", "--data", str(synthetic_dir / "train.txt"), "--frames", "20",
                                 "--out", str(tmp_path / "r")])

@@ -7,7 +7,7 @@ import torch
 
 from vgan_lib.model import build_models
 from vgan_lib.train import (GANTrainer, ShuffleStream, TrainConfig, blend_penalty, d_loss, g_loss, mask_penalty,
-                            motion_seeking_penalty)
+                            motion_seeking_penalty, r1_penalty, flicker_penalty)
 
 
 def test_discriminator_loss_is_the_halved_cross_entropy():
@@ -113,9 +113,60 @@ def test_one_step_lowers_the_discriminator_loss_on_a_fixed_batch(tiny_cfg):
     assert loss_now() < before
 
 
+def test_flicker_counts_the_foreground_change_only_where_the_mask_shows_it():
+    f = torch.zeros(1, 3, 3, 2, 2)
+    f[:, :, 1] = 1.0                                # every pixel jumps by 1/2 in [0, 1] units, then back
+    shut, open_ = torch.zeros(1, 1, 3, 2, 2), torch.ones(1, 1, 3, 2, 2)
+    assert flicker_penalty(f, shut).item() == 0
+    assert flicker_penalty(f, open_).item() == pytest.approx(0.5)
+    half = open_.clone()
+    half[..., 0] = 0                                # the left column is shut
+    assert flicker_penalty(f, half).item() == pytest.approx(0.25)
+    # a foreground that stays needs no change, wherever the mask goes
+    assert flicker_penalty(torch.rand(1, 3, 1, 2, 2).expand(1, 3, 3, 2, 2), torch.rand(1, 1, 3, 2, 2)).item() == 0
+    assert flicker_penalty(f, None).item() == 0
+
+
+def test_the_flicker_penalty_joins_the_generator_loss_only_when_weighted(tiny_cfg):
+    batch = torch.rand(4, 3, 16, 16, 16, generator=torch.Generator().manual_seed(1))
+    plain = _trainer(tiny_cfg).step(batch)
+    weighted = _trainer(tiny_cfg, flicker=5.0).step(batch)
+    assert plain["flicker"] > 0
+    assert weighted["loss_g"] == pytest.approx(plain["loss_g"] + 5.0 * plain["flicker"], rel=1e-5)
+    with pytest.raises(ValueError, match="flicker must be at least 0"):
+        TrainConfig(flicker=-1)
+
+
+def test_r1_is_the_squared_input_gradient_of_d_per_clip():
+    # a linear D, logit = <w, x>, has the same gradient w at every clip: ||w||^2
+    w = torch.randn(3, 2, 4, 4, generator=torch.Generator().manual_seed(0))
+    real = torch.randn(5, 3, 2, 4, 4, requires_grad=True)
+    logits = (real * w).flatten(1).sum(dim=1)
+    assert r1_penalty(logits, real).item() == pytest.approx(w.pow(2).sum().item(), rel=1e-5)
+    # a flat D has none; the graph is kept, so the penalty itself can train D
+    scale = torch.tensor(2.0, requires_grad=True)
+    r1_penalty(scale * logits, real).backward()
+    assert scale.grad.item() == pytest.approx(2 * 2 * w.pow(2).sum().item(), rel=1e-5)   # d(s^2 |w|^2)/ds
+    assert r1_penalty(0 * logits, real).item() == 0
+
+
+def test_the_r1_penalty_joins_only_the_discriminator_loss_when_weighted(tiny_cfg):
+    batch = torch.rand(4, 3, 16, 16, 16, generator=torch.Generator().manual_seed(1))
+    plain = _trainer(tiny_cfg).step(batch)
+    weighted = _trainer(tiny_cfg, r1=4.0).step(batch)
+    assert "r1" not in plain and weighted["r1"] > 0
+    assert weighted["loss_d"] == pytest.approx(plain["loss_d"] + 4.0 / 2 * weighted["r1"], rel=1e-5)
+    assert weighted["loss_g"] != plain["loss_g"]   # G meets the D that R1 has changed
+    with pytest.raises(ValueError, match="r1 must be at least 0"):
+        TrainConfig(r1=-1)
+    with pytest.raises(ValueError, match="r1 needs precision fp32 or bf16"):
+        TrainConfig(r1=1, precision="fp16")
+
+
 def test_step_reports_plain_floats_for_logging(tiny_cfg):
     rec = _trainer(tiny_cfg).step(torch.zeros(4, 3, 16, 16, 16))
-    assert set(rec) == {"step", "loss_d", "loss_g", "loss_adv", "mask_l1", "mask_blend", "d_real", "d_fake"}
+    assert set(rec) == {"step", "loss_d", "loss_g", "loss_adv", "mask_l1", "mask_blend", "flicker", "d_real",
+                        "d_fake"}
     assert all(isinstance(v, (int, float)) for v in rec.values())
     assert 0 <= rec["d_real"] <= 1 and 0 <= rec["d_fake"] <= 1
     assert rec["loss_g"] == pytest.approx(rec["loss_adv"] + 0.1 * rec["mask_l1"])

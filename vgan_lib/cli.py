@@ -112,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--motion-seeking", type=float, default=0.0,
                    help="weight of the motion-seeking term, which asks distinct z for distinct motion "
                         "(default: 0, as in the original)")
+    t.add_argument("--flicker", type=float, default=0.0,
+                   help="weight of the foreground flicker penalty mean m[t+1]*|f[t+1]-f[t]|, the foreground's "
+                        "change where the mask shows it (default: 0, as in the original)")
+    t.add_argument("--r1", type=float, default=0.0, metavar="GAMMA",
+                   help="weight of D's R1 gradient penalty on real clips, gamma/2 * |grad D|^2 "
+                        "(default: 0, as in the original)")
     t.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
     t.add_argument("--precision", choices=PRECISIONS, default="fp32",
                    help="fp32, bf16 (CPU or GPU autocast) or fp16 (GPU)")
@@ -174,7 +180,8 @@ def _cmd_train(args) -> int:
         tcfg = TrainConfig(batch_size=args.batch_size, lr=args.lr, mask_lambda=args.mask_lambda,
                            d_steps=args.d_steps, g_loss=args.g_loss, device=args.device, precision=args.precision,
                            channels_last=args.channels_last, seed=args.seed, ema_decay=args.ema,
-                           mask_binary=args.mask_binary, motion_seeking=args.motion_seeking)
+                           mask_binary=args.mask_binary, motion_seeking=args.motion_seeking,
+                           flicker=args.flicker, r1=args.r1)
     except ValueError as e:
         raise _UsageError(str(e)) from None
     out = check_writable_dir(args.out)
@@ -303,6 +310,12 @@ def _add_action_parsers(sub) -> None:
     t.add_argument("--label-fraction", type=_fraction, default=1.0,
                    help="train on this seeded, class-stratified share of the training videos (default: 1)")
     t.add_argument("--seed", type=_non_negative_int, default=0, help="seed for the head, windows, order, dropout")
+    t.add_argument("--flicker", type=float, default=0.0,
+                   help="weight of the foreground flicker penalty mean m[t+1]*|f[t+1]-f[t]|, the foreground's "
+                        "change where the mask shows it (default: 0, as in the original)")
+    t.add_argument("--r1", type=float, default=0.0, metavar="GAMMA",
+                   help="weight of D's R1 gradient penalty on real clips, gamma/2 * |grad D|^2 "
+                        "(default: 0, as in the original)")
     t.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
     t.add_argument("--out", default="runs/classifier.pt",
                    help="classifier file; its metrics go beside it as .json (default: runs/classifier.pt)")

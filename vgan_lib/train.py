@@ -10,6 +10,10 @@ One iteration, as in the original release:
    the mask sparsity penalty ``mask_lambda * mean|m|`` (and, if asked, the blend penalty
    ``mask_binary * mean m(1 - m)`` and the motion-seeking term ``motion_seeking * mean|z1 - z2|
    / mean|c1 - c2|`` on the change maps c of two halves of the batch; the original has neither).
+   With ``flicker`` > 0, G's loss gets ``flicker * mean m[t+1] |f[t+1] - f[t]|``, the foreground's
+   change where it shows.
+   With ``r1`` > 0, D's loss also gets the R1 penalty ``r1 / 2 * mean ||grad_x D(x)||^2`` on the
+   real batch (not in the original either).
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ __all__ = [
     "mask_penalty",
     "blend_penalty",
     "motion_seeking_penalty",
+    "flicker_penalty",
+    "r1_penalty",
     "GANTrainer",
     "ShuffleStream",
     "fit",
@@ -60,6 +66,8 @@ class TrainConfig:
     ema_decay: float = 0.0           # > 0 keeps an exponential moving average of G for sampling
     mask_binary: float = 0.0         # weight of the blend penalty mean m(1 - m); 0 in the original
     motion_seeking: float = 0.0      # weight of the motion-seeking term; 0 in the original
+    flicker: float = 0.0             # weight of the foreground flicker penalty; 0 in the original
+    r1: float = 0.0                  # weight gamma of D's R1 gradient penalty on real clips; 0 in the original
 
     def __post_init__(self):
         if self.g_loss not in ("non_saturating", "saturating"):
@@ -74,6 +82,12 @@ class TrainConfig:
             raise ValueError(f"mask_binary must be at least 0, got {self.mask_binary}")
         if self.motion_seeking < 0:
             raise ValueError(f"motion_seeking must be at least 0, got {self.motion_seeking}")
+        if self.flicker < 0:
+            raise ValueError(f"flicker must be at least 0, got {self.flicker}")
+        if self.r1 < 0:
+            raise ValueError(f"r1 must be at least 0, got {self.r1}")
+        if self.r1 and self.precision == "fp16":
+            raise ValueError("r1 needs precision fp32 or bf16: its input gradient is not loss-scaled")
         if self.motion_seeking and self.batch_size < 2:
             raise ValueError("motion_seeking needs a batch of at least 2 videos to compare")
 
@@ -145,6 +159,35 @@ def motion_seeking_penalty(video: torch.Tensor, z: torch.Tensor, eps: float = 1e
     motion_gap = (change[:n] - change[n:2 * n]).abs().mean()
     z_gap = (z[:n] - z[n:2 * n]).abs().mean()
     return z_gap / (motion_gap + eps)
+
+
+def flicker_penalty(foreground: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:
+    """mean m[t+1] * |f[t+1] - f[t]| (colour-mean, [0, 1] pixel units); 0 for a one-stream generator.
+
+    foreground: (B, 3, T, H, W) in [-1, 1]; mask: (B, 1, T, H, W) in [0, 1].
+    A change of the composite m*f + (1-m)*b from frame to frame has two parts: the
+    mask moving over a still scene, (m[t+1] - m[t]) * (f[t] - b), and the foreground
+    changing where it is shown, m[t+1] * (f[t+1] - f[t]). A rigid object sliding over a
+    still background needs only the first (and the second along its edges). This
+    penalises the second, the shimmer of a foreground that changes wherever the
+    mask lets it through, and leaves the foreground free where the mask is shut.
+    """
+    if mask is None:
+        return torch.zeros(())
+    f = foreground.float() / 2   # [-1, 1] -> differences in [0, 1] pixel units
+    return (mask[:, :, 1:].float() * (f[:, :, 1:] - f[:, :, :-1]).abs().mean(dim=1, keepdim=True)).mean()
+
+
+def r1_penalty(logits_real: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """mean over the batch of ||d D(x) / d x||^2 at the real clips x (Mescheder et al. 2018).
+
+    logits_real: (B,) D's logits for ``real`` (B, 3, T, H, W), which must require grad.
+    The graph is kept, so the penalty trains D. A discriminator that is sure of every
+    real clip gets steep around them and hands G a gradient that says little but
+    "not real"; the penalty keeps D flat on the data, where G's fakes must end up.
+    """
+    grad, = torch.autograd.grad(logits_real.float().sum(), real, create_graph=True)
+    return grad.float().pow(2).flatten(1).sum(dim=1).mean()
 
 
 # ---------------------------------------------------------------------------- one step
@@ -223,8 +266,9 @@ class GANTrainer:
 
         reals: a real batch (B, 3, T, H, W) in [-1, 1], or ``d_steps`` of them.
         Returns plain floats: ``loss_d``, ``loss_g`` (adversarial + penalty),
-        ``loss_adv``, ``mask_l1``, ``mask_blend``, ``d_real`` and ``d_fake`` (D's mean probability of
-        "real" on the last D step's batches, before D's update).
+        ``loss_adv``, ``mask_l1``, ``mask_blend``, ``flicker``, ``d_real`` and ``d_fake`` (D's mean probability of
+        "real" on the last D step's batches, before D's update), and with ``r1`` on, ``r1``
+        (the unweighted penalty on the last real batch).
         """
         cfg, G, D = self.cfg, self.G, self.D
         batches = _as_batches(reals)
@@ -237,6 +281,8 @@ class GANTrainer:
         D.requires_grad_(True)
         for i, real in enumerate(batches):
             real = self._to_device(real)
+            if cfg.r1:
+                real.requires_grad_(True)
             z = self.sample_z(real.shape[0])
             last = i == len(batches) - 1
             # only the last fake batch is reused by the G step, so only it keeps its graph
@@ -246,6 +292,9 @@ class GANTrainer:
                 logit_real = D(real)
                 logit_fake = D(streams.video.detach())
                 loss_d = d_loss(logit_real.float(), logit_fake.float())
+            if cfg.r1:
+                r1 = r1_penalty(logit_real, real)
+                loss_d = loss_d + cfg.r1 / 2 * r1
             self.opt_D.zero_grad(set_to_none=True)
             self.scaler.scale(loss_d).backward()
             self.scaler.step(self.opt_D)
@@ -257,9 +306,12 @@ class GANTrainer:
             adv = g_loss(logit_fake_g.float(), cfg.g_loss)
             l1 = mask_penalty(streams.mask).to(adv.device)
             blend = blend_penalty(streams.mask).to(adv.device)
+            flicker = flicker_penalty(streams.foreground, streams.mask).to(adv.device)
             loss_g = adv + cfg.mask_lambda * l1
             if cfg.mask_binary:
                 loss_g = loss_g + cfg.mask_binary * blend
+            if cfg.flicker:
+                loss_g = loss_g + cfg.flicker * flicker
             if cfg.motion_seeking:
                 loss_g = loss_g + cfg.motion_seeking * motion_seeking_penalty(streams.video, z).to(adv.device)
         self.opt_G.zero_grad(set_to_none=True)
@@ -278,9 +330,12 @@ class GANTrainer:
             "loss_adv": adv.item(),
             "mask_l1": l1.item(),
             "mask_blend": blend.item(),
+            "flicker": flicker.item(),
             "d_real": torch.sigmoid(logit_real.float()).mean().item(),
             "d_fake": torch.sigmoid(logit_fake.float()).mean().item(),
         }
+        if cfg.r1:
+            record["r1"] = r1.item()
         self.history.append(record)
         return record
 
