@@ -42,6 +42,9 @@ def measure(path: Path, list_file: Path, clips: int, keys=("G",)) -> tuple:
     tc = state.get("train_config", {})
     row = {"checkpoint": str(path), "sha256": sha256_of(path), "step": state["step"], "lr": tc.get("lr"),
            "mask_lambda": tc.get("mask_lambda")}
+    for extra in ("mask_binary", "flicker", "r1"):   # terms the original recipe lacks, only when used
+        if tc.get(extra):
+            row[extra] = tc[extra]
     report = None
     for key in keys:
         if key not in state:

@@ -4,6 +4,8 @@
     python tools/ship_pretrained.py --checkpoint runs/pretrained-small/checkpoint.pt \\
         --name small-synthetic --command "vgan train ..." [--command "vgan train ... --resume"] \\
         --wall-seconds 9000 --history runs/step1000.pt runs/step2000.pt
+    python tools/ship_pretrained.py --checkpoint runs/more/step_400.pt --continues small-synthetic \
+        --keep-discriminator --command "vgan train ... --init data/pretrained/small-synthetic.pt" ...
     python tools/ship_pretrained.py --check small-synthetic     # recompute and compare the manifest's figures
     python tools/ship_pretrained.py --check small-synthetic --add-new-figures   # and store figures it lacks
 
@@ -11,6 +13,11 @@ Shipping writes ``data/pretrained/<name>.pt`` (G and D weights, no optimiser sta
 and ``data/pretrained/<name>.json``: the commands, data spec and seed, iterations,
 wall time, library and torch versions, the file's sha256 and the quality figures of
 ``vgan_lib.quality.quality_report`` (trained, real clips, untrained floor).
+
+``--continues NAME`` ships a run that went on from a shipped model (``vgan train --init``):
+its commands, iterations, wall time and history come first in the new manifest.
+``--keep-discriminator`` ships that model's D unchanged next to the new G, so results
+measured with its D (the UCF-101 experiments) still hold for the new file.
 """
 
 from __future__ import annotations
@@ -50,6 +57,9 @@ def ship(args) -> int:
     G, D = load_models(args.checkpoint)        # G: the moving average when the run kept one
     if args.generator == "G" and "G_ema" in state:
         G.load_state_dict(state["G"])          # the generator as trained
+    before = manifest(args.continues) if args.continues else None
+    if args.keep_discriminator:
+        _, D = load_pretrained(args.continues)  # read (and sha256-checked) before the file is replaced
     out = PRETRAINED_DIR / f"{args.name}.pt"
     save_weights(out, G, D)
     report = quality_report(G, _data_list(spec), n=N_CLIPS, seed=0)
@@ -58,14 +68,15 @@ def ship(args) -> int:
         "file": out.name,
         "sha256": sha256_of(out),
         "bytes": out.stat().st_size,
-        "commands": [args.data_command, *args.command],
+        "commands": [*(before["commands"] if before else [args.data_command]), *args.command],
         "data": {"kind": "synthetic", "spec": spec},
         "model_config": state["model_config"].to_dict(),
         "train_config": state["train_config"],
-        "iterations": state["step"],
+        "iterations": state["step"] + (before["iterations"] if before else 0),
         "generator_weights": ("the moving average of G's weights (vgan train --ema)"
                               if "G_ema" in state and args.generator == "G_ema" else "G as trained"),
-        "wall_seconds": args.wall_seconds,
+        "wall_seconds": (args.wall_seconds + (before["wall_seconds"] if before else 0)
+                         if args.wall_seconds is not None else None),
         "machine": args.machine,
         "library_version": __version__,
         "torch_version": str(torch.__version__),
@@ -73,10 +84,20 @@ def ship(args) -> int:
         "quality": {"clips": N_CLIPS, "seed": 0, **report},
         "check": "python tools/ship_pretrained.py --check " + args.name,
     }
+    if before:
+        q = before["quality"]   # the figures the run started from, measured as this file's are
+        info["continues"] = {"name": before["name"], "sha256": before["sha256"], "iterations": before["iterations"],
+                             "quality": {"motion_ratio": q["motion_ratio"], "moving_ratio": q["moving_ratio"],
+                                         **q["generated"]}}
+        info["discriminator"] = (f"D of the file continued (sha256 {before['sha256']}, iterations "
+                                 f"{before['iterations']}), unchanged" if args.keep_discriminator
+                                 else "D as trained with G")
     if args.note:
         info["notes"] = args.note
-    if args.history or "G_ema" in state:
-        info["history"] = [_history_row(path, spec) for path in [*args.history, args.checkpoint]]
+    if args.history or "G_ema" in state or before:
+        offset = before["iterations"] if before else 0
+        info["history"] = [*(before.get("history", []) if before else []),
+                           *[_history_row(path, spec, offset) for path in [*args.history, args.checkpoint]]]
     write_text_atomic(PRETRAINED_DIR / f"{args.name}.json", json.dumps(info, indent=2) + "\n")
     print(json.dumps(info["quality"], indent=2))
     print(f"wrote {out} ({info['bytes'] / 1e6:.1f} MB) and its manifest")
@@ -88,11 +109,15 @@ HISTORY_FIGURES = ("motion_ratio", "moving_ratio", "mask_open", "mask_undecided"
                    "motion_overlap", "colour_distance")
 
 
-def _history_row(path, spec: dict) -> dict:
-    """Motion figures of an earlier checkpoint of the same run, for its raw G and its averaged G."""
+def _history_row(path, spec: dict, offset: int = 0) -> dict:
+    """Motion figures of an earlier checkpoint of the same run, for its raw G and its averaged G.
+
+    ``offset``: the iterations of the shipped model the run went on from (its steps count from 0).
+    """
     measured, _ = measure(Path(path), _data_list(spec), N_CLIPS, ("G", "G_ema"))
     # the recipe of the leg that wrote this checkpoint: a run can be resumed with another --lr or --mask-lambda
-    row = {k: measured[k] for k in ("step", "lr", "mask_lambda")}
+    row = {k: measured[k] for k in ("step", "lr", "mask_lambda", "mask_binary", "flicker", "r1") if k in measured}
+    row["step"] += offset
     for key in ("G", "G_ema"):
         if key in measured:
             row[key] = {k: measured[key][k] for k in HISTORY_FIGURES}
@@ -163,13 +188,20 @@ def main(argv=None) -> int:
                     help="ship G as trained, or its moving average when the run kept one (default)")
     ap.add_argument("--history", nargs="*", default=[], metavar="CHECKPOINT",
                     help="earlier checkpoints of the run whose motion figures the manifest records")
-    ap.add_argument("--wall-seconds", type=float)
+    ap.add_argument("--continues", metavar="NAME",
+                    help="the run went on from this shipped model's weights (vgan train --init): its commands, "
+                         "iterations, wall time and history come first")
+    ap.add_argument("--keep-discriminator", action="store_true",
+                    help="with --continues: ship that model's D unchanged with the new G")
+    ap.add_argument("--wall-seconds", type=float, help="of this run (with --continues, the earlier time is added)")
     ap.add_argument("--machine", default="")
     args = ap.parse_args(argv)
     if args.check:
         return check(args.check, args.add_new_figures)
     if not (args.checkpoint and args.command):
         ap.error("shipping needs --checkpoint and --command")
+    if args.keep_discriminator and not args.continues:
+        ap.error("--keep-discriminator needs --continues NAME")
     return ship(args)
 
 
