@@ -159,6 +159,9 @@ def test_a_run_resumed_with_another_learning_rate_trains_at_the_new_rate(tmp_pat
     G, D = build_models(tiny_cfg)
     slower = resume(GANTrainer(G, D, TrainConfig(batch_size=4, device="cpu", lr=5e-5)), path)
     assert [g["lr"] for opt in (slower.opt_G, slower.opt_D) for g in opt.param_groups] == [5e-5, 5e-5]
+    apart = resume(GANTrainer(*build_models(tiny_cfg), TrainConfig(batch_size=4, device="cpu", lr=5e-5, lr_d=1e-5)),
+                   path)
+    assert [g["lr"] for opt in (apart.opt_G, apart.opt_D) for g in opt.param_groups] == [5e-5, 1e-5]
     # Adam's moments carry over: only the rate changed
     moments = [opt.state_dict()["state"][0]["exp_avg"] for opt in (slower.opt_G, trainer.opt_G)]
     assert torch.equal(*moments)

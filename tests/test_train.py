@@ -163,6 +163,23 @@ def test_the_r1_penalty_joins_only_the_discriminator_loss_when_weighted(tiny_cfg
         TrainConfig(r1=1, precision="fp16")
 
 
+def test_the_discriminator_can_learn_at_its_own_rate(tiny_cfg):
+    same, apart = _trainer(tiny_cfg, lr=1e-4), _trainer(tiny_cfg, lr=1e-4, lr_d=1e-5)
+    assert [g["lr"] for g in same.opt_D.param_groups] == [1e-4]
+    assert [g["lr"] for g in apart.opt_G.param_groups] == [1e-4]
+    assert [g["lr"] for g in apart.opt_D.param_groups] == [1e-5]
+    # the first Adam step moves every weight by about lr, whatever its gradient
+    batch = torch.rand(4, 3, 16, 16, 16, generator=torch.Generator().manual_seed(1))
+    moved = {}
+    for name, trainer in (("same", same), ("apart", apart)):
+        before = [p.detach().clone() for p in trainer.D.parameters()]
+        trainer.step(batch)
+        moved[name] = max((p - b).abs().max().item() for p, b in zip(trainer.D.parameters(), before))
+    assert moved["same"] == pytest.approx(1e-4, rel=0.01) and moved["apart"] == pytest.approx(1e-5, rel=0.01)
+    with pytest.raises(ValueError, match="lr_d must be above 0"):
+        TrainConfig(lr_d=0.0)
+
+
 def test_step_reports_plain_floats_for_logging(tiny_cfg):
     rec = _trainer(tiny_cfg).step(torch.zeros(4, 3, 16, 16, 16))
     assert set(rec) == {"step", "loss_d", "loss_g", "loss_adv", "mask_l1", "mask_blend", "flicker", "d_real",

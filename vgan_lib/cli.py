@@ -103,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=_positive_float, help="train this many passes over the data instead")
     t.add_argument("--batch-size", type=_positive_int, default=64, help="default: 64 (the original)")
     t.add_argument("--lr", type=_positive_float, default=2e-4)
+    t.add_argument("--lr-d", type=_positive_float, metavar="LR",
+                   help="the discriminator's learning rate (default: the same as --lr, as in the original)")
     t.add_argument("--d-steps", type=_positive_int, default=1, help="discriminator steps per generator step")
     t.add_argument("--g-loss", choices=["non_saturating", "saturating"], default="non_saturating")
     t.add_argument("--mask-lambda", type=float, default=0.1, help="mask L1 weight (default: 0.1)")
@@ -181,7 +183,7 @@ def _cmd_train(args) -> int:
                            d_steps=args.d_steps, g_loss=args.g_loss, device=args.device, precision=args.precision,
                            channels_last=args.channels_last, seed=args.seed, ema_decay=args.ema,
                            mask_binary=args.mask_binary, motion_seeking=args.motion_seeking,
-                           flicker=args.flicker, r1=args.r1)
+                           flicker=args.flicker, r1=args.r1, lr_d=args.lr_d)
     except ValueError as e:
         raise _UsageError(str(e)) from None
     out = check_writable_dir(args.out)

@@ -67,6 +67,7 @@ class TrainConfig:
     mask_binary: float = 0.0         # weight of the blend penalty mean m(1 - m); 0 in the original
     motion_seeking: float = 0.0      # weight of the motion-seeking term; 0 in the original
     flicker: float = 0.0             # weight of the foreground flicker penalty; 0 in the original
+    lr_d: Optional[float] = None     # D's learning rate; None: the same as G's (lr), as in the original
     r1: float = 0.0                  # weight gamma of D's R1 gradient penalty on real clips; 0 in the original
 
     def __post_init__(self):
@@ -82,6 +83,8 @@ class TrainConfig:
             raise ValueError(f"mask_binary must be at least 0, got {self.mask_binary}")
         if self.motion_seeking < 0:
             raise ValueError(f"motion_seeking must be at least 0, got {self.motion_seeking}")
+        if self.lr_d is not None and not self.lr_d > 0:
+            raise ValueError(f"lr_d must be above 0, got {self.lr_d}")
         if self.flicker < 0:
             raise ValueError(f"flicker must be at least 0, got {self.flicker}")
         if self.r1 < 0:
@@ -90,6 +93,11 @@ class TrainConfig:
             raise ValueError("r1 needs precision fp32 or bf16: its input gradient is not loss-scaled")
         if self.motion_seeking and self.batch_size < 2:
             raise ValueError("motion_seeking needs a batch of at least 2 videos to compare")
+
+    @property
+    def d_lr(self) -> float:
+        """The discriminator's learning rate: ``lr_d``, or ``lr`` when that is None."""
+        return self.lr if self.lr_d is None else self.lr_d
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -240,7 +248,7 @@ class GANTrainer:
         self.D = _to_device(D, self.device, cfg.channels_last)
         betas = (cfg.beta1, cfg.beta2)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=betas)
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=betas)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.d_lr, betas=betas)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
         self.z_gen = torch.Generator().manual_seed(cfg.seed)
         self.step_count = 0
@@ -381,9 +389,9 @@ class GANTrainer:
         self.opt_D.load_state_dict(state["opt_D"])
         # Adam's saved state carries the old learning rate; the config this trainer was
         # built with wins, so a run resumed with another --lr trains at that rate.
-        for opt in (self.opt_G, self.opt_D):
+        for opt, lr in ((self.opt_G, self.cfg.lr), (self.opt_D, self.cfg.d_lr)):
             for group in opt.param_groups:
-                group["lr"] = self.cfg.lr
+                group["lr"] = lr
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         self.z_gen.set_state(state["z_gen"])
