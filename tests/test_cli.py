@@ -78,6 +78,12 @@ def test_a_negative_r1_weight_is_one_line(capsys, synthetic_dir, tmp_path):
     assert line == "vgan: error: r1 must be at least 0, got -0.5"
 
 
+def test_the_gan_loss_terms_belong_to_train_not_to_finetune(capsys):
+    for option in ("--flicker", "--r1"):
+        line = _error_line(capsys, ["finetune", option, "1"])
+        assert line == f"vgan: error: unrecognized arguments: {option} 1 (see --help)"
+
+
 def test_impossible_model_sizes_are_one_line(capsys, synthetic_dir, tmp_path):
     line = _error_line(capsys, ["train", "--data", str(synthetic_dir / "train.txt"), "--frames", "20",
                                 "--out", str(tmp_path / "r")])

@@ -312,12 +312,6 @@ def _add_action_parsers(sub) -> None:
     t.add_argument("--label-fraction", type=_fraction, default=1.0,
                    help="train on this seeded, class-stratified share of the training videos (default: 1)")
     t.add_argument("--seed", type=_non_negative_int, default=0, help="seed for the head, windows, order, dropout")
-    t.add_argument("--flicker", type=float, default=0.0,
-                   help="weight of the foreground flicker penalty mean m[t+1]*|f[t+1]-f[t]|, the foreground's "
-                        "change where the mask shows it (default: 0, as in the original)")
-    t.add_argument("--r1", type=float, default=0.0, metavar="GAMMA",
-                   help="weight of D's R1 gradient penalty on real clips, gamma/2 * |grad D|^2 "
-                        "(default: 0, as in the original)")
     t.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
     t.add_argument("--out", default="runs/classifier.pt",
                    help="classifier file; its metrics go beside it as .json (default: runs/classifier.pt)")
