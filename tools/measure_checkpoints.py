@@ -36,13 +36,17 @@ from vgan_lib.quality import quality_report  # noqa: E402
 from vgan_lib.synthetic import SyntheticSpec, make_synthetic  # noqa: E402
 
 
+# terms of G's or D's loss the original recipe lacks; a row names them only when a run used them
+EXTRA_TERMS = ("mask_binary", "flicker", "r1")
+
+
 def measure(path: Path, list_file: Path, clips: int, keys=("G",)) -> tuple:
     """(row, report of the last generator measured) for one checkpoint."""
     state = load_checkpoint(path)
     tc = state.get("train_config", {})
     row = {"checkpoint": str(path), "sha256": sha256_of(path), "step": state["step"], "lr": tc.get("lr"),
            "mask_lambda": tc.get("mask_lambda")}
-    for extra in ("mask_binary", "flicker", "r1"):   # terms the original recipe lacks, only when used
+    for extra in EXTRA_TERMS:
         if tc.get(extra):
             row[extra] = tc[extra]
     report = None
@@ -79,7 +83,6 @@ def main(argv=None) -> int:
     for path in args.checkpoints:
         row, report = measure(path, list_file, args.clips, ("G", "G_ema") if args.ema else ("G",))
         rows.append(row)
-        g = row["G"]
         _say(args.run, row)
     rows.sort(key=lambda r: r["step"])
 

@@ -41,7 +41,7 @@ from vgan_lib.quality import quality_report  # noqa: E402
 from vgan_lib.synthetic import SyntheticSpec, make_synthetic  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure_checkpoints import measure  # noqa: E402
+from measure_checkpoints import EXTRA_TERMS, measure  # noqa: E402
 
 N_CLIPS = 256
 
@@ -116,7 +116,7 @@ def _history_row(path, spec: dict, offset: int = 0) -> dict:
     """
     measured, _ = measure(Path(path), _data_list(spec), N_CLIPS, ("G", "G_ema"))
     # the recipe of the leg that wrote this checkpoint: a run can be resumed with another --lr or --mask-lambda
-    row = {k: measured[k] for k in ("step", "lr", "mask_lambda", "mask_binary", "flicker", "r1") if k in measured}
+    row = {k: measured[k] for k in ("step", "lr", "mask_lambda", *EXTRA_TERMS) if k in measured}
     row["step"] += offset
     for key in ("G", "G_ema"):
         if key in measured:
