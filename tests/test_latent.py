@@ -2,15 +2,12 @@
 
 import math
 
-import matplotlib
 import pytest
 import torch
 
-from vgan_lib.latent import (angle, generate, interpolate, interpolation_path, lerp, path_length,
-                             plot_frame_grid, principal_directions, sample_latents, slerp, step_lengths)
-from vgan_lib.model import VideoGANConfig, build_models
-
-matplotlib.use("Agg")
+from vgan_lib.latent import (angle, interpolate, interpolation_path, lerp, path_length, principal_directions,
+                             sample_latents, slerp, step_lengths)
+from vgan_lib.model import VideoGANConfig, build_models, generate
 
 D = 100
 
@@ -234,12 +231,3 @@ def test_principal_directions_check_k(tiny_G):
     with pytest.raises(ValueError, match="k must be"):
         principal_directions(tiny_G, D + 1)
 
-
-def test_plot_frame_grid_has_one_row_per_clip_and_one_column_per_frame():
-    import numpy as np
-
-    videos = np.zeros((3, 16, 8, 8, 3), dtype=np.uint8)
-    fig = plot_frame_grid(videos, row_labels=["a", "b", "c"], frames=[0, 5, 10, 15])
-    assert len(fig.axes) == 12
-    assert fig.axes[0].get_title() == "t=0"
-    matplotlib.pyplot.close(fig)

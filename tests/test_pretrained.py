@@ -7,7 +7,7 @@ import pytest
 
 from vgan_lib import pretrained
 from vgan_lib.errors import CheckpointError
-from vgan_lib.quality import quality_report
+from vgan_lib.metrics import quality_report
 from vgan_lib.synthetic import SyntheticSpec, make_synthetic
 
 NAME = "small-synthetic"

@@ -42,6 +42,13 @@ def test_frame_strip_rejects_a_batch():
         viz.frame_strip(np.zeros((2, 8, 6, 5, 3), dtype=np.uint8))
 
 
+def test_plot_frame_grid_has_one_row_per_clip_and_one_column_per_frame():
+    videos = np.zeros((3, 16, 8, 8, 3), dtype=np.uint8)
+    fig = viz.plot_frame_grid(videos, row_labels=["a", "b", "c"], frames=[0, 5, 10, 15])
+    assert len(fig.axes) == 12
+    assert fig.axes[0].get_title() == "t=0"
+
+
 def test_stream_panel_rows():
     fig = viz.stream_panel(_streams(), index=1, every=1, title="x")
     assert len(fig.axes) == 4  # composite, foreground, mask, background

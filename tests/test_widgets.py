@@ -81,7 +81,7 @@ def test_the_default_scale_makes_a_small_video_visible(G):
 
 
 def test_the_picture_shows_the_composite_video_of_z0_at_alpha_0(ex, G):
-    from vgan_lib.latent import generate
+    from vgan_lib.model import generate
     from vgan_lib.video import to_uint8, upscale
 
     video = to_uint8(generate(G, sample_latents(1, G.cfg.z_dim, 0)).video[0])

@@ -38,15 +38,12 @@ def read_list_file(list_file: PathLike, labelled: bool = False) -> List[Tuple[st
             tokens = line.split()
             if not tokens:
                 continue
-            label = None
-            if labelled:
-                if len(tokens) < 2:
-                    raise DataError(f"{list_file}:{lineno}: labelled list line has no label: {line.strip()!r}")
-                try:
-                    label = int(tokens[1])
-                except ValueError:
-                    raise DataError(f"{list_file}:{lineno}: label {tokens[1]!r} is not an integer") from None
-            entries.append((tokens[0], label))
+            if labelled and len(tokens) < 2:
+                raise DataError(f"{list_file}:{lineno}: labelled list line has no label: {line.strip()!r}")
+            try:
+                entries.append((tokens[0], int(tokens[1]) if labelled else None))
+            except ValueError:
+                raise DataError(f"{list_file}:{lineno}: label {tokens[1]!r} is not an integer") from None
     if not entries:
         raise DataError(f"{list_file}: list file is empty")
     return entries
@@ -114,6 +111,4 @@ class GolfClips(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int):
         clip = load_strip(self.path(i), self.frames, self.size)
-        if self.labelled:
-            return clip, self.entries[i][1]
-        return clip
+        return (clip, self.entries[i][1]) if self.labelled else clip

@@ -18,29 +18,13 @@ broadcasts against the batch dimensions.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Optional, Sequence, Union
+from typing import NamedTuple, Union
 
-import numpy as np
 import torch
 from torch import nn
 
-from .model import Streams
-
-__all__ = [
-    "METHODS",
-    "lerp",
-    "slerp",
-    "interpolate",
-    "interpolation_path",
-    "sample_latents",
-    "step_lengths",
-    "path_length",
-    "angle",
-    "generate",
-    "PrincipalDirections",
-    "principal_directions",
-    "plot_frame_grid",
-]
+__all__ = ["METHODS", "lerp", "slerp", "interpolate", "interpolation_path", "sample_latents", "step_lengths",
+           "path_length", "angle", "PrincipalDirections", "principal_directions"]
 
 METHODS = ("linear", "spherical")
 Alpha = Union[float, torch.Tensor]
@@ -152,23 +136,6 @@ def angle(z0: torch.Tensor, z1: torch.Tensor) -> float:
     return math.degrees(math.acos(float(cos.clamp(-1, 1))))
 
 
-def _device_of(module: nn.Module) -> torch.device:
-    p = next(module.parameters(), None)
-    return p.device if p is not None else torch.device("cpu")
-
-
-@torch.no_grad()
-def generate(G: nn.Module, z: torch.Tensor, batch_size: int = 16) -> Streams:
-    """All of G's streams for latents (n, d), on the CPU, computed in batches without gradients.
-
-    G is used as it is (put it in eval mode first, as ``load_models`` does): in training
-    mode BatchNorm would mix the videos of a batch.
-    """
-    device = _device_of(G)
-    parts = [G(chunk.to(device), return_streams=True) for chunk in z.split(batch_size)]
-    return Streams(*[None if xs[0] is None else torch.cat(xs).cpu() for xs in zip(*parts)])
-
-
 class PrincipalDirections(NamedTuple):
     """Orthonormal latent directions, most influential first.
 
@@ -220,35 +187,3 @@ def principal_directions(G: nn.Module, k: int = 3) -> PrincipalDirections:
     var = s ** 2
     return PrincipalDirections(v.float(), (var[:k] / var.sum()).float())
 
-
-def plot_frame_grid(videos: np.ndarray, row_labels: Optional[Sequence[str]] = None,
-                    frames: Optional[Sequence[int]] = None, title: Optional[str] = None,
-                    cell_inches: float = 0.8):
-    """A matplotlib figure: one row per clip, one column per chosen frame.
-
-    videos: uint8 (N, T, H, W, 3), e.g. from ``video.to_uint8``. ``frames`` picks the
-    columns (default: every other frame, at most 8). Returns the Figure.
-    """
-    import matplotlib.pyplot as plt
-
-    videos = np.asarray(videos)
-    n, t = videos.shape[:2]
-    if frames is None:
-        frames = list(range(0, t, max(1, t // 8)))[:8]
-    frames = list(frames)
-    fig, axes = plt.subplots(n, len(frames), figsize=(cell_inches * len(frames) + 0.9, cell_inches * n + 0.4),
-                             squeeze=False)
-    for i in range(n):
-        for j, f in enumerate(frames):
-            ax = axes[i, j]
-            ax.imshow(videos[i, f], interpolation="nearest")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if i == 0:
-                ax.set_title(f"t={f}", fontsize=8)
-            if j == 0 and row_labels is not None:
-                ax.set_ylabel(row_labels[i], fontsize=8, rotation=0, ha="right", va="center")
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig

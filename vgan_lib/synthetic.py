@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional, Union
@@ -205,21 +206,13 @@ def make_synthetic(out_dir: Union[str, Path], spec: SyntheticSpec = SyntheticSpe
     chunk = 64
     ranges = [(s, min(s + chunk, spec.count)) for s in range(0, spec.count, chunk)]
     lines: list = []
-    bar = tqdm(total=spec.count, desc="synthetic clips", unit="clip", disable=not progress)
-    try:
-        if workers > 1 and len(ranges) > 1:
-            with ProcessPoolExecutor(workers) as pool:
-                for part in pool.map(_write_range, [str(out)] * len(ranges), [spec] * len(ranges),
-                                     *zip(*ranges)):
-                    lines += part
-                    bar.update(len(part))
-        else:
-            for s, e in ranges:
-                part = _write_range(str(out), spec, s, e)
-                lines += part
-                bar.update(len(part))
-    finally:
-        bar.close()
+    parallel = workers > 1 and len(ranges) > 1
+    with tqdm(total=spec.count, desc="synthetic clips", unit="clip", disable=not progress) as bar, \
+            (ProcessPoolExecutor(workers) if parallel else nullcontext()) as pool:
+        for part in (pool.map if parallel else map)(_write_range, [str(out)] * len(ranges), [spec] * len(ranges),
+                                                    *zip(*ranges)):
+            lines += part
+            bar.update(len(part))
     write_text_atomic(list_file, "".join(line + "\n" for line in lines))
     write_manifest(out, "synthetic.json", wanted)
     return list_file

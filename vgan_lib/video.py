@@ -1,9 +1,7 @@
-"""Video in and out: tensors to uint8 frames, mediapy for showing and writing, PyAV for reading.
+"""Video out: tensors to uint8 frames, mediapy for showing and writing.
 
-mediapy shells out to an ``ffmpeg`` program. A fresh machine often has none on its
-PATH, so the first use points mediapy at the binary that the ``imageio-ffmpeg``
-wheel bundles. Reading goes through PyAV, which links FFmpeg's libraries itself and
-is faster than piping through a subprocess.
+mediapy shells out to an ``ffmpeg`` program; a fresh machine often has none on its
+PATH, so the first use points mediapy at the binary the ``imageio-ffmpeg`` wheel bundles.
 """
 
 from __future__ import annotations
@@ -15,16 +13,7 @@ from typing import Mapping, Optional, Sequence, Union
 import numpy as np
 import torch
 
-__all__ = [
-    "to_uint8",
-    "upscale",
-    "tile_videos",
-    "ensure_ffmpeg",
-    "write_video",
-    "write_video_grid",
-    "show_videos",
-    "read_video",
-]
+__all__ = ["to_uint8", "upscale", "tile_videos", "ensure_ffmpeg", "write_video", "write_video_grid", "show_videos"]
 
 _ffmpeg_ready = False
 
@@ -126,37 +115,3 @@ def show_videos(videos: Union[Mapping[str, np.ndarray], Sequence[np.ndarray]], f
         videos = [_even(upscale(np.asarray(v), scale)) for v in videos]
     return mediapy.show_videos(videos, fps=fps, columns=columns, codec=codec, **kwargs)
 
-
-def read_video(path: Union[str, Path], max_frames: Optional[int] = None) -> tuple:
-    """Decode a video file with PyAV.
-
-    Returns (frames, fps): uint8 (T, H, W, 3) and the stream's average frame rate.
-    Raises ``DataError`` naming the file when it cannot be opened or holds no frames.
-    """
-    import av
-
-    from .errors import DataError
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such video file")
-    frames = []
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise DataError(f"{path}: has no video stream")
-            stream = container.streams.video[0]
-            fps = float(stream.average_rate) if stream.average_rate else 0.0
-            for frame in container.decode(stream):
-                frames.append(frame.to_ndarray(format="rgb24"))
-                if max_frames is not None and len(frames) >= max_frames:
-                    break
-    except DataError:
-        raise
-    except (av.error.FFmpegError, OSError, ValueError) as e:
-        if not frames:
-            raise DataError(f"{path}: cannot decode video ({type(e).__name__}: {e})") from None
-        # a truncated file: keep the frames decoded before the damage
-    if not frames:
-        raise DataError(f"{path}: video has no frames")
-    return np.stack(frames), fps

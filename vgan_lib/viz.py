@@ -16,7 +16,8 @@ from torch import nn
 
 from .video import tile_videos, to_uint8
 
-__all__ = ["frame_strip", "stream_panel", "plot_losses", "describe_layer", "layer_table", "format_layer_table"]
+__all__ = ["frame_strip", "stream_panel", "plot_losses", "describe_layer", "layer_table", "format_layer_table",
+           "format_table", "plot_frame_grid"]
 
 
 def frame_strip(frames: np.ndarray, every: int = 2, ax=None, title: Optional[str] = None, pad: int = 1):
@@ -47,11 +48,9 @@ def frame_strip(frames: np.ndarray, every: int = 2, ax=None, title: Optional[str
 def stream_panel(streams, index: int = 0, every: int = 2, frames: Optional[int] = None, title: Optional[str] = None):
     """One clip's streams as rows of frame strips: composite, foreground f, mask m, background b.
 
-    streams: a ``vgan_lib.model.Streams`` of tensors, video/foreground (B, 3, T, H, W),
-    mask (B, 1, T, H, W) in [0, 1], background (B, 3, H, W) (shown repeated over time,
-    which is exactly how the composite uses it). A one-stream generator's ``Streams``
-    has no mask or background and gives a single row. ``frames`` keeps the first
-    ``frames`` frames. Returns the Figure.
+    streams: ``vgan_lib.model.Streams``, video/foreground (B, 3, T, H, W), mask (B, 1, T, H, W)
+    in [0, 1], background (B, 3, H, W), shown repeated over time as the composite uses it
+    (one row for a one-stream generator). ``frames`` keeps the first frames. Returns the Figure.
     """
     import matplotlib.pyplot as plt
 
@@ -76,10 +75,9 @@ def stream_panel(streams, index: int = 0, every: int = 2, frames: Optional[int] 
 
 
 def plot_losses(history: Sequence[dict], smooth: int = 1, title: Optional[str] = None):
-    """Training curves from ``GANTrainer.history`` (a list of dicts with ``loss_d``,
-    ``loss_g``, ``d_real`` and ``d_fake``): losses on the left, D's mean output on real
-    and fake batches on the right. ``smooth`` > 1 draws a running mean over that many
-    steps. Returns the Figure.
+    """Training curves from ``GANTrainer.history`` (dicts with ``loss_d``, ``loss_g``, ``d_real``,
+    ``d_fake``): losses left, D's mean output on real and fake batches right; ``smooth`` > 1
+    draws a running mean over that many steps. Returns the Figure.
     """
     import matplotlib.pyplot as plt
 
@@ -95,20 +93,46 @@ def plot_losses(history: Sequence[dict], smooth: int = 1, title: Optional[str] =
         return steps, y
 
     fig, (ax_l, ax_d) = plt.subplots(1, 2, figsize=(10, 3.2))
-    for key, label in (("loss_d", "D loss"), ("loss_g", "G loss")):
-        ax_l.plot(*series(key), label=label)
-    ax_l.set_xlabel("step")
-    ax_l.set_ylabel("loss")
-    ax_l.legend()
-    for key, label in (("d_real", "D(real)"), ("d_fake", "D(G(z))")):
-        ax_d.plot(*series(key), label=label)
+    for ax, ylabel, curves in ((ax_l, "loss", (("loss_d", "D loss"), ("loss_g", "G loss"))),
+                               (ax_d, "mean D output", (("d_real", "D(real)"), ("d_fake", "D(G(z))")))):
+        for key, label in curves:
+            ax.plot(*series(key), label=label)
+        ax.set(xlabel="step", ylabel=ylabel)
+        ax.legend()
     ax_d.axhline(0.5, color="grey", lw=0.8, ls="--")
     ax_d.set_ylim(0, 1)
-    ax_d.set_xlabel("step")
-    ax_d.set_ylabel("mean D output")
-    ax_d.legend()
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_frame_grid(videos: np.ndarray, row_labels: Optional[Sequence[str]] = None,
+                    frames: Optional[Sequence[int]] = None, title: Optional[str] = None,
+                    cell_inches: float = 0.8):
+    """One row per clip, one column per chosen frame; returns the Figure.
+
+    videos: uint8 (N, T, H, W, 3), e.g. from ``video.to_uint8``. ``frames`` picks the
+    columns (default: up to 8 evenly spaced).
+    """
+    import matplotlib.pyplot as plt
+
+    videos = np.asarray(videos)
+    n, t = videos.shape[:2]
+    frames = list(range(0, t, max(1, t // 8)))[:8] if frames is None else list(frames)
+    fig, axes = plt.subplots(n, len(frames), figsize=(cell_inches * len(frames) + 0.9, cell_inches * n + 0.4),
+                             squeeze=False)
+    for i in range(n):
+        for j, f in enumerate(frames):
+            ax = axes[i, j]
+            ax.imshow(videos[i, f], interpolation="nearest")
+            ax.set(xticks=[], yticks=[])
+            if i == 0:
+                ax.set_title(f"t={f}", fontsize=8)
+            if j == 0 and row_labels is not None:
+                ax.set_ylabel(row_labels[i], fontsize=8, rotation=0, ha="right", va="center")
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -160,8 +184,22 @@ def layer_table(module: nn.Module, *inputs, **kwargs) -> list:
     return rows
 
 
+def format_table(header: Sequence[str], rows: Sequence[Sequence], first_width: Optional[int] = None) -> str:
+    """Fixed-width text: the first column left-aligned, the others right-aligned.
+
+    Cells are printed as given (format numbers before); every results table of the kit
+    (layers, parameters, accuracies) goes through here.
+    """
+    table = [list(map(str, header))] + [list(map(str, r)) for r in rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    if first_width:
+        widths[0] = max(widths[0], first_width)
+    return "\n".join("  ".join([r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]).rstrip()
+                     for r in table)
+
+
 def format_layer_table(rows) -> str:
-    """The rows of :func:`layer_table` as fixed-width text, shapes written C x T x H x W.
+    """The rows of :func:`layer_table` as a text table, shapes written C x T x H x W.
 
     ``rows`` is one table (a list) or several tables of the same network at different
     sizes, as ``{"paper": rows_a, "small": rows_b}``: one line per layer (described as
@@ -172,13 +210,12 @@ def format_layer_table(rows) -> str:
     if len({len(c) for c in columns}) != 1 or any(
             [r["name"] for r in c] != [r["name"] for r in columns[0]] for c in columns):
         raise ValueError("the tables do not list the same layers")
-    heads = [f"{label} {what}".strip() for what in ("output", "params") for label in labels]
-    layer_head = "layer" if len(labels) == 1 else f"layer ({labels[0]})"
-    lines = [f"{'module':<14} {layer_head:<26}" + "".join(f" {h:>13}" for h in heads)]
-    for i, first in enumerate(columns[0]):
-        shapes = ["x".join(map(str, c[i]["shape"])) for c in columns]
-        line = f"{first['name']:<14} {first['layer']:<26}" + "".join(f" {s:>13}" for s in shapes)
-        lines.append(line + "".join(f" {c[i]['params']:>13,}" for c in columns))
-    totals = "".join(f" {sum(r['params'] for r in c):>13,}" for c in columns)
-    lines.append(f"{'total':<14} {'':<26}" + " " * (14 * len(columns)) + totals)
-    return "\n".join(lines)
+    header = ["module", "layer" if len(labels) == 1 else f"layer ({labels[0]})"]
+    header += [f"{label} {what}".strip() for what in ("output", "params") for label in labels]
+    body = [[first["name"], first["layer"]] + ["x".join(map(str, c[i]["shape"])) for c in columns]
+            + [f"{c[i]['params']:,}" for c in columns] for i, first in enumerate(columns[0])]
+    body.append(["total", ""] + [""] * len(columns) + [f"{sum(r['params'] for r in c):,}" for c in columns])
+    # the layer column is text: left-align it by padding before the right-aligned columns
+    width = max(len(r[1]) for r in [header] + body)
+    return format_table([f"{header[0]:<14} {header[1]:<{width}}"] + header[2:],
+                        [[f"{r[0]:<14} {r[1]:<{width}}"] + r[2:] for r in body])

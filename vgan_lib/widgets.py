@@ -1,23 +1,13 @@
 """Interactive widgets (ipywidgets 8) for looking inside a trained generator.
 
-``LatentExplorer(G)`` shows the video that G makes for a point on the path between two
-latents z0 and z1:
-
-* two seeds pick z0 and z1 (the "new" buttons draw fresh ones);
-* alpha slides along the path, straight (linear) or along the great circle (spherical);
-* a frame slider, driven by a Play button through ``jslink`` (the browser advances it);
-* a view selector: the composite video, the foreground stream, the background image,
-  the mask, or all of them side by side;
-* optional sliders that add steps along G's principal latent directions.
-
-Speed: G runs once per latent (seeds, alpha, method, direction sliders), never for a
-frame or view change. The streams of the last ``cache_size`` latents are kept as
-uint8 arrays and the PNG of every frame shown is kept too, so scrubbing frames or
-going back to an alpha seen before only re-encodes or re-sends a picture.
-``update_seconds`` holds how long the last update took; see ``benchmarks/widget_update.py``.
-
-Errors raised while updating (a generator that fails, say) are shown in the widget in
-red and kept in ``last_error``; they do not propagate into the kernel's log.
+``LatentExplorer(G)`` shows G's video for a point on the path between latents z0 and z1
+(two seeds): alpha slides along the path, straight or along the great circle; a frame
+slider is driven by a Play button in the browser (``jslink``); a view selector shows the
+composite, foreground, background, mask or all side by side; optional sliders step along
+G's principal latent directions. G runs only when the latent changes: the streams of the
+last ``cache_size`` latents and the PNG of every frame shown are cached
+(``update_seconds``: the last update's time; see ``benchmarks/widget_update.py``).
+Errors while updating are shown in red in the widget and kept in ``last_error``.
 """
 
 from __future__ import annotations
@@ -33,7 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .latent import METHODS, angle, generate, interpolate, principal_directions, sample_latents
+from .latent import METHODS, angle, interpolate, principal_directions, sample_latents
+from .model import generate
 from .video import to_uint8, upscale
 
 __all__ = ["LatentExplorer", "png_bytes", "VIEWS"]
@@ -51,6 +42,14 @@ def png_bytes(frame: np.ndarray, compress_level: int = 1) -> bytes:
     return buf.getvalue()
 
 
+def _remember(cache: OrderedDict, key, value, size: int):
+    """Put ``value`` in an LRU cache of ``size`` items and return it."""
+    cache[key] = value
+    while len(cache) > size:
+        cache.popitem(last=False)
+    return value
+
+
 def _label(text: str):
     import ipywidgets as W
 
@@ -60,19 +59,13 @@ def _label(text: str):
 class LatentExplorer:
     """Interpolate between two latents of a generator and watch the result, frame by frame.
 
-    G: a ``TwoStreamGenerator`` or ``OneStreamGenerator`` (anything with ``cfg`` and
-    ``G(z, return_streams=True)``). It is switched to eval mode and run under
-    ``torch.no_grad``. ``scale`` enlarges the pictures with nearest neighbour
-    (default: a 32x32 video becomes 192x192). ``directions`` adds that many sliders for
-    principal latent directions (0 for none). ``gap`` is the white space in pixels
-    between the pictures of the "all" view. ``threads`` caps torch's CPU threads while G
-    runs (one thread is fastest for a single small video and does not fight a training
-    run for the cores; None keeps torch's setting); the setting is restored afterwards.
-
-    Display it as the last expression of a cell, or ``display(explorer.widget)``.
-    The controls are attributes (``alpha``, ``frame``, ``play``, ``view``, ``method``,
-    ``seed0``, ``seed1``, ``direction_sliders``); setting their ``value`` from Python
-    updates the picture just as moving them does.
+    G: anything with ``cfg`` and ``G(z, return_streams=True)``; it runs in eval mode without
+    gradients, with torch's CPU threads capped at ``threads`` (None: unchanged). ``scale``
+    enlarges the pictures (default: a 32x32 video becomes 192x192), ``directions`` adds that
+    many principal-direction sliders, ``gap`` is the white space between the panels of "all".
+    The controls are attributes (``alpha``, ``frame``, ``play``, ``view``, ``method``, ``seed0``,
+    ``seed1``, ``direction_sliders``): setting their ``value`` updates the picture. Display it
+    as a cell's last expression, or ``display(explorer.widget)``.
     """
 
     def __init__(self, G: nn.Module, seed0: int = 0, seed1: int = 1, method: str = "spherical",
@@ -150,9 +143,7 @@ class LatentExplorer:
         self.widget = W.VBox(rows)
 
         # --- wiring: latent changes run G (or hit the cache), the rest only re-render ----
-        for w in (self.seed0, self.seed1, self.method, self.alpha, *self.direction_sliders):
-            w.observe(self._on_change, names="value")
-        for w in (self.frame, self.view):
+        for w in (self.seed0, self.seed1, self.method, self.alpha, *self.direction_sliders, self.frame, self.view):
             w.observe(self._on_change, names="value")
         self.new0.on_click(lambda _: self._reseed(self.seed0))
         self.new1.on_click(lambda _: self._reseed(self.seed1))
@@ -206,26 +197,15 @@ class LatentExplorer:
         if s.background is not None:
             arrays["background"] = to_uint8(s.background[0].unsqueeze(1))  # (1, H, W, 3): still
             arrays["mask"] = to_uint8(s.mask[0])
-        self._streams_cache[key] = arrays
-        while len(self._streams_cache) > self.cache_size:
-            self._streams_cache.popitem(last=False)
+        _remember(self._streams_cache, key, arrays, self.cache_size)
         return arrays, True
 
     def render(self, arrays: Dict[str, np.ndarray], frame: int, view: str) -> np.ndarray:
         """The picture for one frame: (H*scale, W*scale, 3), or the panels side by side."""
-        names = self.panels if view == "all" else (view,)
-        pics = []
-        for name in names:
-            clip = arrays[name]
-            pics.append(upscale(clip[min(frame, len(clip) - 1)], self.scale))
-        if len(pics) == 1:
-            return pics[0]
-        h = pics[0].shape[0]
-        spacer = np.full((h, self.gap, 3), 255, dtype=np.uint8)
-        row = [pics[0]]
-        for p in pics[1:]:
-            row += [spacer, p]
-        return np.concatenate(row, axis=1)
+        pics = [upscale(arrays[n][min(frame, len(arrays[n]) - 1)], self.scale)
+                for n in (self.panels if view == "all" else (view,))]
+        spacer = np.full((pics[0].shape[0], self.gap, 3), 255, dtype=np.uint8)
+        return np.concatenate([x for p in pics for x in (spacer, p)][1:], axis=1)
 
     def picture(self) -> Optional[np.ndarray]:
         """The uint8 picture (H', W', 3) shown now."""
@@ -249,10 +229,7 @@ class LatentExplorer:
             cached = self._png_cache.get(key)
             if cached is None:
                 pic = self.render(arrays, frame, view)
-                cached = (png_bytes(pic), pic)
-                self._png_cache[key] = cached
-                while len(self._png_cache) > self.png_cache_size:
-                    self._png_cache.popitem(last=False)
+                cached = _remember(self._png_cache, key, (png_bytes(pic), pic), self.png_cache_size)
             else:
                 self._png_cache.move_to_end(key)
             data, pic = cached

@@ -1,44 +1,24 @@
-"""Numbers anyone can recompute to judge generated videos against real clips.
+"""Numbers anyone can recompute to judge generated videos against real clips: plain pixel statistics.
 
-No learned metric, no download: each figure is a plain statistic of the pixels.
+Pixels are taken in [0, 1]; the figures for the real clips of the synthetic set are in brackets.
 
-* motion energy: mean |x[t+1] - x[t]| over pixels, colours and frames, with pixels in
-  [0, 1]. A still video scores 0; real clips of the synthetic set score a few 0.01.
-* moving share: the share of pixels (colours averaged) that change by more than
-  ``MOVING`` = 0.2 from one frame to the next. Motion energy adds up every change,
-  however faint; this counts only clear ones, so the two together tell an object
-  that moves from a faint shimmer spread over the whole picture.
-* still videos: the share of videos in which not one pixel changes clearly (by more than
-  ``MOVING``) between two frames. Motion energy and moving share are means over the
-  batch: a generator that moves a lot in some videos and not at all in others can
-  match the real clips on both. Few real clips of the synthetic set are still (3 %).
-* smoothness: mean |x[t+2] - x[t]| / mean |x[t+1] - x[t]|. Something moving steadily
-  travels further in two frames than in one (> 1; real clips of the synthetic set
-  score about 1.6); a picture that flickers between two states changes less over two
-  frames than over one (< 1), the mark of a temporal checkerboard from stride-2
-  transposed convolutions in time. NaN for a video that does not change at all.
-* mask statistics (two-stream only): how much of the picture the mask opens
-  (``mask_mean``, ``mask_open`` = share of m > 0.5; ``mask_undecided`` = share of
-  0.1 < m < 0.9, where foreground and background blend), whether the open region moves
-  (``mask_centroid_travel``: path length of the mask's centre of mass, in pixels per
-  frame) and whether the motion happens where the mask is open
-  (``motion_in_mask``: share of the frame-to-frame change that falls where m > 0.5
-  in either frame).
-* diversity: mean and smallest RMS distance between pairs of videos. Distinct z
-  giving (nearly) the same video is mode collapse; real clips set the scale.
-* motion overlap: do two videos change in the same places at the same moments? The
-  cosine similarity of their change maps |x[t+1] - x[t]| (colours averaged), averaged
-  over all pairs. Real clips, whose objects go their own ways, score low (about 0.13
-  on the synthetic set); a generator whose videos all move alike scores near 1, even
-  when their backgrounds differ enough to keep the pairwise distance large. It is the
-  check for a collapse of the motion alone.
-* colour distance: do the generated pixels have the real clips' colours, in the same
-  amounts? The total-variation distance between two colour histograms, each channel cut
-  into ``COLOUR_LEVELS`` = 8 levels (512 bins): 0 when the histograms are the same, 1
-  when no colour is shared. It is the figure for what the motion figures cannot see,
-  garish or washed-out scenes. For the real clips it is their distance to as many other
-  real clips (0.20 for 256 clips of the synthetic set): the distance that different
-  scenes alone make, below which no generator can be told apart.
+* motion energy: mean |x[t+1] - x[t]| (a still video scores 0; real clips a few 0.01).
+* moving share: share of pixels (colours averaged) changing by more than ``MOVING`` = 0.2
+  between frames. With motion energy it tells an object that moves from a faint shimmer.
+* still videos: share of videos with no clear change at all (3 %); the two means above
+  cannot tell a batch of half frozen, half busy videos from real ones.
+* smoothness: mean |x[t+2] - x[t]| / mean |x[t+1] - x[t]|: > 1 for steady motion (1.6),
+  < 1 for flicker, the temporal checkerboard of stride-2 transposed convolutions.
+* mask statistics (two-stream only): how much the mask opens (``mask_mean``, ``mask_open``:
+  m > 0.5, ``mask_undecided``: 0.1 < m < 0.9), whether its centre of mass travels
+  (``mask_centroid_travel``, pixels per frame), and the share of the change that falls where
+  the mask is open in either frame (``motion_in_mask``).
+* diversity: mean and smallest RMS distance between pairs of videos (mode collapse).
+* motion overlap: mean cosine similarity of the change maps of all pairs (0.13); near 1 when
+  all videos move alike, a collapse of the motion alone.
+* colour distance: total-variation distance between colour histograms of ``COLOUR_LEVELS`` = 8
+  levels per channel: 0 same colours, 1 none shared. For the real clips, their distance to
+  as many other real clips (0.20 for 256 clips): the floor no generator can go below.
 """
 
 from __future__ import annotations
@@ -47,10 +27,12 @@ from typing import Optional
 
 import torch
 
+from .data import GolfClips
+from .model import build_models, generate
+
 __all__ = ["MOVING", "motion_energy", "moving_share", "smoothness", "mask_statistics", "pairwise_rms", "diversity",
            "change_map", "still_share", "motion_overlap", "COLOUR_LEVELS", "colour_histogram", "colour_distance",
-           "video_statistics",
-           "generate_in_batches", "compare_with_real"]
+           "video_statistics", "compare_with_real", "real_clips", "quality_report"]
 
 
 def _unit(videos: torch.Tensor) -> torch.Tensor:
@@ -166,24 +148,10 @@ def video_statistics(videos: torch.Tensor, mask: Optional[torch.Tensor] = None) 
     return stats
 
 
-@torch.no_grad()
-def generate_in_batches(G, n: int, seed: int = 0, batch: int = 32):
-    """n videos from G in eval mode with z from ``seed``: (video, mask or None) on the CPU."""
-    g = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, G.cfg.z_dim, generator=g)
-    was_training = G.training
-    G.eval()
-    device = next(G.parameters()).device
-    videos, masks = [], []
-    try:
-        for i in range(0, n, batch):
-            s = G(z[i:i + batch].to(device), return_streams=True)
-            videos.append(s.video.float().cpu())
-            if s.mask is not None:
-                masks.append(s.mask.float().cpu())
-    finally:
-        G.train(was_training)
-    return torch.cat(videos), (torch.cat(masks) if masks else None)
+def _generated(G, n: int, seed: int):
+    """(video (n, 3, T, H, W), mask (n, 1, T, H, W) or None) of G for latents drawn with ``seed``."""
+    s = generate(G, torch.randn(n, G.cfg.z_dim, generator=torch.Generator().manual_seed(seed)))
+    return s.video, s.mask
 
 
 def compare_with_real(G, real: torch.Tensor, n: int = 256, seed: int = 0, untrained=None,
@@ -194,13 +162,13 @@ def compare_with_real(G, real: torch.Tensor, n: int = 256, seed: int = 0, untrai
     other_real: more real clips, none of them in ``real``, for the real clips' own colour
     distance; without them it is one half of ``real`` against the other.
     """
-    video, mask = generate_in_batches(G, n, seed)
+    video, mask = _generated(G, n, seed)
     own = colour_distance(other_real, real) if other_real is not None and len(other_real) else \
         colour_distance(real[::2], real[1::2])
     out = {"generated": {**video_statistics(video, mask), "colour_distance": colour_distance(video, real)},
            "real": {**video_statistics(real), "colour_distance": own}}
     if untrained is not None:
-        v0, m0 = generate_in_batches(untrained, n, seed)
+        v0, m0 = _generated(untrained, n, seed)
         out["untrained"] = {**video_statistics(v0, m0), "colour_distance": colour_distance(v0, real)}
     out["motion_ratio"] = out["generated"]["motion_energy"] / max(out["real"]["motion_energy"], 1e-12)
     out["moving_ratio"] = out["generated"]["moving_share"] / max(out["real"]["moving_share"], 1e-12)
@@ -210,8 +178,6 @@ def compare_with_real(G, real: torch.Tensor, n: int = 256, seed: int = 0, untrai
 def real_clips(list_file, cfg, n: int = 256, seed: int = 0, root=None, skip: int = 0) -> torch.Tensor:
     """``n`` clips (n, 3, T, H, W) picked from a golf-format set by a seeded permutation,
     after its first ``skip`` (fewer, or none, where the set runs out)."""
-    from .data import GolfClips
-
     data = GolfClips(list_file, root, frames=cfg.frames, size=cfg.size)
     order = torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))[skip:skip + n]
     if not len(order):
@@ -223,8 +189,6 @@ def quality_report(G, list_file, n: int = 256, seed: int = 0, root=None) -> dict
     """``compare_with_real`` against ``n`` real clips of a golf-format set, with a freshly
     initialised generator of the same config as the floor, and the next ``n`` real clips of
     the same permutation for the real clips' own colour distance; figures rounded to 4 digits."""
-    from .model import build_models
-
     real = real_clips(list_file, G.cfg, n, seed, root)
     other = real_clips(list_file, G.cfg, n, seed, root, skip=n)
     untrained, _ = build_models(G.cfg, seed=seed)

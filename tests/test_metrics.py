@@ -1,14 +1,14 @@
-"""The quality figures are plain pixel statistics with known values on hand-made videos."""
+"""The metrics are plain pixel statistics with known values on hand-made videos."""
 
 import math
 
 import pytest
 import torch
 
+from vgan_lib.metrics import (colour_distance, colour_histogram, compare_with_real, diversity, mask_statistics,
+                             motion_energy, motion_overlap, moving_share, pairwise_rms, quality_report, real_clips,
+                             smoothness, still_share)
 from vgan_lib.model import build_models
-from vgan_lib.quality import (colour_distance, colour_histogram, compare_with_real, diversity, mask_statistics,
-                              motion_energy, motion_overlap, moving_share, pairwise_rms, quality_report, real_clips,
-                              smoothness, still_share)
 
 
 def moving_square(n=2, T=8, S=16, speed=1):
