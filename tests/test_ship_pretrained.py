@@ -1,29 +1,22 @@
-"""Shipping a model (tools/ship_pretrained.py): a run that went on from a shipped model keeps its record."""
+"""Shipping a model (research/ship_pretrained.py): a run that went on from a shipped model keeps its record."""
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
+from research import ship_pretrained
 from vgan_lib import pretrained
-from vgan_lib.checkpoint import init_from, load_checkpoint, save_checkpoint, save_weights
+from vgan_lib.checkpoint import load_checkpoint, save_checkpoint, save_weights
 from vgan_lib.model import build_models
-from vgan_lib.train import GANTrainer, TrainConfig
-
-ROOT = Path(__file__).resolve().parent.parent
+from vgan_lib.train import GANTrainer, TrainConfig, init_from
 
 
 @pytest.fixture
 def tool(tmp_path, monkeypatch, synthetic_dir):
-    """The script as a module, writing to a folder of its own and measuring on the small synthetic set."""
-    sys.path.insert(0, str(ROOT / "tools"))
-    spec = importlib.util.spec_from_file_location("ship_pretrained", ROOT / "tools" / "ship_pretrained.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    sys.path.remove(str(ROOT / "tools"))
+    """The script's module, writing to a folder of its own and measuring on the small synthetic set."""
+    module = ship_pretrained
     shipped = tmp_path / "pretrained"
     shipped.mkdir()
     monkeypatch.setattr(pretrained, "PRETRAINED_DIR", shipped)
@@ -49,11 +42,11 @@ def _earlier_model(folder: Path, cfg) -> dict:
 def _continued_run(path: Path, cfg, weights: Path) -> GANTrainer:
     """Two steps of ``vgan train --init weights``, saved as a training checkpoint."""
     G, D = build_models(cfg, seed=1)
-    trainer = init_from(GANTrainer(G, D, TrainConfig(batch_size=4, device="cpu", flicker=3.0)), weights)
+    trainer = init_from(GANTrainer(G, D, TrainConfig(batch_size=4, device="cpu", extras={"flicker": 3.0})), weights)
     gen = torch.Generator().manual_seed(0)
     for _ in range(2):
         trainer.step(torch.rand(4, 3, *cfg.video_shape[1:], generator=gen) * 2 - 1)
-    save_checkpoint(path, trainer)
+    save_checkpoint(path, trainer.state_dict(), trainer.G.cfg)
     return trainer
 
 

@@ -1,18 +1,19 @@
-#!/usr/bin/env python
 """Turn a training checkpoint into a shipped model, or check a shipped model's figures.
 
-    python tools/ship_pretrained.py --checkpoint runs/pretrained-small/checkpoint.pt \\
+Run from the repository root:
+
+    python -m research.ship_pretrained --checkpoint runs/pretrained-small/checkpoint.pt \\
         --name small-synthetic --command "vgan train ..." [--command "vgan train ... --resume"] \\
         --wall-seconds 9000 --history runs/step1000.pt runs/step2000.pt
-    python tools/ship_pretrained.py --checkpoint runs/more/step_400.pt --continues small-synthetic \
-        --keep-discriminator --command "vgan train ... --init data/pretrained/small-synthetic.pt" ...
-    python tools/ship_pretrained.py --check small-synthetic     # recompute and compare the manifest's figures
-    python tools/ship_pretrained.py --check small-synthetic --add-new-figures   # and store figures it lacks
+    python -m research.ship_pretrained --checkpoint runs/more/step_400.pt --continues small-synthetic \\
+        --keep-discriminator --command "vgan train ... --init vgan_lib/weights/small-synthetic.pt" ...
+    python -m research.ship_pretrained --check small-synthetic   # recompute and compare the manifest's figures
+    python -m research.ship_pretrained --check small-synthetic --add-new-figures   # and store figures it lacks
 
-Shipping writes ``data/pretrained/<name>.pt`` (G and D weights, no optimiser state)
-and ``data/pretrained/<name>.json``: the commands, data spec and seed, iterations,
-wall time, library and torch versions, the file's sha256 and the quality figures of
-``vgan_lib.quality.quality_report`` (trained, real clips, untrained floor).
+Shipping writes ``vgan_lib/weights/<name>.pt`` (G and D weights, no optimiser state)
+and ``vgan_lib/weights/<name>.json``: the commands, data spec and seed, iterations,
+wall time, library and torch versions, the file's sha256 and the figures of
+``vgan_lib.metrics.quality_report`` (trained, real clips, untrained floor).
 
 ``--continues NAME`` ships a run that went on from a shipped model (``vgan train --init``):
 its commands, iterations, wall time and history come first in the new manifest.
@@ -28,20 +29,16 @@ import math
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import torch
 
-import torch  # noqa: E402
-
-from vgan_lib import __version__  # noqa: E402
-from vgan_lib.checkpoint import load_checkpoint, load_models, save_weights  # noqa: E402
-from vgan_lib.files import write_text_atomic  # noqa: E402
-from vgan_lib.pretrained import PRETRAINED_DIR, load_pretrained, manifest, sha256_of  # noqa: E402
-from vgan_lib.quality import quality_report  # noqa: E402
-from vgan_lib.synthetic import SyntheticSpec, make_synthetic  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure_checkpoints import EXTRA_TERMS, measure  # noqa: E402
+from research.measure_checkpoints import EXTRA_TERMS, ROOT, measure
+from vgan_lib import __version__
+from vgan_lib.extras import TERMS
+from vgan_lib.checkpoint import load_checkpoint, load_models, save_weights
+from vgan_lib.files import write_text_atomic
+from vgan_lib.metrics import quality_report
+from vgan_lib.pretrained import PRETRAINED_DIR, load_pretrained, manifest, sha256_of
+from vgan_lib.synthetic import SyntheticSpec, make_synthetic
 
 N_CLIPS = 256
 
@@ -82,7 +79,7 @@ def ship(args) -> int:
         "torch_version": str(torch.__version__),
         "final_losses": {k: round(v[-1], 4) for k, v in state["history"].items() if k != "step"},
         "quality": {"clips": N_CLIPS, "seed": 0, **report},
-        "check": "python tools/ship_pretrained.py --check " + args.name,
+        "check": "python -m research.ship_pretrained --check " + args.name,
     }
     if before:
         q = before["quality"]   # the figures the run started from, measured as this file's are
@@ -116,7 +113,7 @@ def _history_row(path, spec: dict, offset: int = 0) -> dict:
     """
     measured, _ = measure(Path(path), _data_list(spec), N_CLIPS, ("G", "G_ema"))
     # the recipe of the leg that wrote this checkpoint: a run can be resumed with another --lr or --mask-lambda
-    row = {k: measured[k] for k in ("step", "lr", "mask_lambda", *EXTRA_TERMS) if k in measured}
+    row = {k: measured[k] for k in ("step", "lr", "mask_lambda", *EXTRA_TERMS, *TERMS) if k in measured}
     row["step"] += offset
     for key in ("G", "G_ema"):
         if key in measured:
@@ -162,7 +159,7 @@ def check(name: str, add_new: bool = False) -> int:
           f"figures match the manifest (relative tolerance 2e-3)")
     new = _missing(stored, report)
     if add_new and new:
-        # figures that vgan_lib.quality has learnt to compute since the model was shipped
+        # figures that vgan_lib.metrics has learnt to compute since the model was shipped
         for k, v in new.items():
             info["quality"][k] = {**info["quality"].get(k, {}), **v} if isinstance(v, dict) else v
         write_text_atomic(PRETRAINED_DIR / f"{name}.json", json.dumps(info, indent=2) + "\n")

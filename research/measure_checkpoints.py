@@ -1,18 +1,19 @@
-#!/usr/bin/env python
-"""The shipped model's quality figures for any checkpoints of a training run.
+"""The shipped model's figures for any checkpoints of a training run.
 
-    python tools/measure_checkpoints.py runs/a/step_1000.pt runs/a/step_2000.pt \\
+Run from the repository root:
+
+    python -m research.measure_checkpoints runs/a/step_1000.pt runs/a/step_2000.pt \\
         --run lambda10 --command "vgan train ... --mask-lambda 10" --out runs/figures.json
 
 For each checkpoint it measures G (and, with ``--ema``, its moving average) with
-``vgan_lib.quality.quality_report`` on the same 256 real clips and latents as the
-shipped model's manifest (``tools/ship_pretrained.py``), so the numbers compare
+``vgan_lib.metrics.quality_report`` on the same 256 real clips and latents as the
+shipped model's manifest (``research/ship_pretrained.py``), so the numbers compare
 directly. ``--out`` collects runs: a run measured again replaces its old entry, other
 runs stay. The real clips' and the untrained floor's figures are stored once.
 
-    python tools/measure_checkpoints.py --again --out data/results/mask_prior_runs.json
+    python -m research.measure_checkpoints --again --out research/results/mask_prior_runs.json
 
-measures every checkpoint of every run in ``--out`` again (after vgan_lib.quality has
+measures every checkpoint of every run in ``--out`` again (after vgan_lib.metrics has
 learnt a new figure), keeping the runs' commands and notes; each checkpoint must still
 be on disk with the sha256 it was measured with.
 """
@@ -24,19 +25,20 @@ import json
 import sys
 from pathlib import Path
 
+from vgan_lib import __version__
+from vgan_lib.checkpoint import load_checkpoint
+from vgan_lib.files import write_text_atomic
+from vgan_lib.metrics import quality_report
+from vgan_lib.model import build_models
+from vgan_lib.pretrained import sha256_of
+from vgan_lib.synthetic import SyntheticSpec, make_synthetic
+
+# the repository: the synthetic data set and the measured checkpoints' paths are relative to it
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from vgan_lib import __version__  # noqa: E402
-from vgan_lib.checkpoint import load_checkpoint  # noqa: E402
-from vgan_lib.files import write_text_atomic  # noqa: E402
-from vgan_lib.model import build_models  # noqa: E402
-from vgan_lib.pretrained import sha256_of  # noqa: E402
-from vgan_lib.quality import quality_report  # noqa: E402
-from vgan_lib.synthetic import SyntheticSpec, make_synthetic  # noqa: E402
-
-
-# terms of G's or D's loss the original recipe lacks; a row names them only when a run used them
+# terms of G's or D's loss the original recipe lacks, as the train configs of earlier runs named them
+# (top-level keys); newer configs keep them by name in ``extras`` (vgan_lib.extras). A row names a term
+# only when a run used it.
 EXTRA_TERMS = ("mask_binary", "flicker", "r1")
 
 
@@ -49,6 +51,7 @@ def measure(path: Path, list_file: Path, clips: int, keys=("G",)) -> tuple:
     for extra in EXTRA_TERMS:
         if tc.get(extra):
             row[extra] = tc[extra]
+    row.update({name: w for name, w in (tc.get("extras") or {}).items() if w})
     report = None
     for key in keys:
         if key not in state:

@@ -1,0 +1,1 @@
+"""Research scripts around the shipped model: measuring training runs and shipping weights."""
