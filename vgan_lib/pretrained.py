@@ -1,9 +1,9 @@
 """Models shipped with the kit, loaded by name and checked against their manifest.
 
-Each shipped model is a weights file (G and D, no optimiser state) under
-``data/pretrained/`` with a JSON manifest beside it that records how it was made:
+Each shipped model is a weights file (G and D, no optimiser state) in the package's
+``weights/`` folder with a JSON manifest beside it that records how it was made:
 the exact commands, data seed, iterations, wall time, library version, sha256 of the
-file, and the quality figures measured on it (see ``vgan_lib.quality``).
+file, and the figures of ``vgan_lib.metrics`` measured on it.
 
     G, D = load_pretrained("small-synthetic")
 """
@@ -19,11 +19,10 @@ import torch
 
 from .checkpoint import load_models
 from .errors import CheckpointError
-from .nbtools import repo_root
 
 __all__ = ["PRETRAINED_DIR", "available", "manifest", "weights_path", "sha256_of", "load_pretrained"]
 
-PRETRAINED_DIR = repo_root() / "data" / "pretrained"
+PRETRAINED_DIR = Path(__file__).parent / "weights"
 
 
 def available() -> list:
@@ -53,12 +52,11 @@ def sha256_of(path: Union[str, Path]) -> str:
 
 def load_pretrained(name: str = "small-synthetic", device: Union[str, torch.device] = "cpu"):
     """(G, D) of a shipped model in eval mode, after checking the file's sha256."""
-    info = manifest(name)
-    path = PRETRAINED_DIR / info["file"]
+    path = weights_path(name)
     if not path.is_file():
         raise CheckpointError(f"{path}: shipped weights are missing (a git clone without the file?)")
-    digest = sha256_of(path)
-    if digest != info["sha256"]:
+    digest, expected = sha256_of(path), manifest(name)["sha256"]
+    if digest != expected:
         raise CheckpointError(f"{path}: sha256 {digest[:12]}... does not match the manifest's "
-                              f"{info['sha256'][:12]}...; the file is damaged or was replaced")
+                              f"{expected[:12]}...; the file is damaged or was replaced")
     return load_models(path, device=device)
