@@ -7,9 +7,10 @@ import av
 import numpy as np
 import pytest
 
-from vgan_lib.actions import CATALOG, ActionSpec, class_names, make_actions, render_video
 from vgan_lib.model import VideoGANConfig
-from vgan_lib.ucf101 import held_out_groups, index_ucf101, load_ucf101, parse_ucf_name
+from vgan_lib.ucf.clips import load_ucf101
+from vgan_lib.ucf.index import held_out_groups, index_ucf101, parse_ucf_name
+from vgan_lib.ucf.synthetic import CATALOG, ActionSpec, class_names, make_actions, render_video
 
 # frame_size is shrunk for speed; odd sizes and frame rates still appear
 SPEC = ActionSpec(classes=3, groups=5, clips_per_group=2, seed=7, frame_size=(160, 120), odd_fraction=0.4)

@@ -7,13 +7,14 @@ import pytest
 import torch
 from torch import nn
 
-from vgan_lib.actions import ActionSpec, make_actions
+from research.ucf_experiments import format_results, run_modes
 from vgan_lib.checkpoint import save_weights
 from vgan_lib.errors import CheckpointError
-from vgan_lib.finetune import (build_classifier, evaluate, fit_classifier, format_results, load_classifier,
-                               run_modes, save_classifier, train_classifier)
 from vgan_lib.model import VideoGANConfig, build_models
-from vgan_lib.ucf101 import load_ucf101
+from vgan_lib.ucf.clips import load_ucf101
+from vgan_lib.ucf.finetune import build_classifier, evaluate, fit_classifier, load_classifier, save_classifier, \
+    train_classifier
+from vgan_lib.ucf.synthetic import ActionSpec, make_actions
 
 CFG = VideoGANConfig(frames=16, size=16, z_dim=8, width=4)
 # YoYo vs Kayaking, 25 groups of 4 at a small frame size: split 1 tests groups 1-7

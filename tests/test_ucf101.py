@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from vgan_lib import ucf101
-from vgan_lib.actions import write_avi
+from vgan_lib.ucf import clips as ucf_clips
+from vgan_lib.ucf import decode
+from vgan_lib.ucf.synthetic import write_avi
 from vgan_lib.errors import DataError
 from vgan_lib.model import VideoGANConfig
-from vgan_lib.ucf101 import (FrameCache, Video, decode_video, group_split, held_out_groups, index_ucf101,
-                             load_ucf101, read_class_index, stratified_subset, take_window, to_clip)
+from vgan_lib.ucf.clips import load_ucf101, stratified_subset, take_window, to_clip
+from vgan_lib.ucf.decode import FrameCache, decode_video
+from vgan_lib.ucf.index import Video, group_split, held_out_groups, index_ucf101, read_class_index
 
 CFG = VideoGANConfig(frames=16, size=16, width=4)
 
@@ -347,7 +349,7 @@ def test_second_pass_reads_the_cache_without_decoding(tmp_path, monkeypatch):
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded again although the cache holds the video")
 
-    monkeypatch.setattr(ucf101, "decode_video", no_decoding)
+    monkeypatch.setattr(decode, "decode_video", no_decoding)
     second = load_ucf101(root, CFG, progress=False)
     assert second.train.files == first.train.files
     assert torch.equal(second.train[3][0], first.train[3][0])
@@ -394,8 +396,8 @@ def test_train_windows_repeat_with_a_seed_and_change_between_epochs(tmp_path):
 def test_test_videos_take_evenly_spaced_windows(tmp_path):
     frames = np.arange(40, dtype=np.uint8)[:, None, None, None].repeat(8, 1).repeat(8, 2).repeat(3, 3)
     np.save(tmp_path / "v.npy", frames)
-    test = ucf101.TestVideos([Video(tmp_path / "v.avi", 1, "g01")], [tmp_path / "v.npy"], [40], frames=16,
-                             windows=3)
+    test = ucf_clips.TestVideos([Video(tmp_path / "v.avi", 1, "g01")], [tmp_path / "v.npy"], [40], frames=16,
+                                windows=3)
     assert test.starts(0) == [0, 12, 24]
     clips, label = test[0]
     assert clips.shape == (3, 3, 16, 8, 8) and label == 1
@@ -405,7 +407,7 @@ def test_test_videos_take_evenly_spaced_windows(tmp_path):
 
 def test_dataloader_workers_only_read_the_cache(tmp_path, monkeypatch):
     data = load_ucf101(official_tree(tmp_path), CFG, progress=False)
-    monkeypatch.setattr(ucf101, "decode_video", lambda *a, **k: (_ for _ in ()).throw(AssertionError("decoded")))
+    monkeypatch.setattr(decode, "decode_video", lambda *a, **k: (_ for _ in ()).throw(AssertionError("decoded")))
     loader = torch.utils.data.DataLoader(data.train, batch_size=4, num_workers=1)
     batches = list(loader)
     assert sum(len(b[1]) for b in batches) == len(data.train)

@@ -1,23 +1,20 @@
 """Choosing settings without the test split, loading a few classes, and the experiment script's summary."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 
-from vgan_lib.actions import ActionSpec, make_actions
+from research import ucf_experiments
+from research.ucf_experiments import validation_split
 from vgan_lib.errors import DataError
-from vgan_lib.finetune import build_classifier, fit_classifier, load_classes, train_classifier, validation_split
 from vgan_lib.model import VideoGANConfig
-from vgan_lib.ucf101 import load_ucf101
+from vgan_lib.ucf.clips import load_ucf101
+from vgan_lib.ucf.finetune import build_classifier, fit_classifier, train_classifier
+from vgan_lib.ucf.synthetic import ActionSpec, make_actions
 
 CFG = VideoGANConfig(frames=16, size=16, z_dim=8, width=4)
 # 3 classes x 8 groups x 2 clips, small frames: split 1 tests groups 1-2, trains on 3-8
 SPEC = ActionSpec(classes=3, groups=8, clips_per_group=2, seed=0, frame_size=(48, 32), min_frames=16,
                   max_frames=24)
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -90,9 +87,9 @@ def test_linear_mode_stays_frozen_between_validations(data):
 
 # ---------------------------------------------------------------------------- a few classes
 
-def test_load_classes_decodes_and_relabels_only_the_chosen_classes(root, tmp_path):
+def test_loading_classes_decodes_and_relabels_only_the_chosen_classes(root, tmp_path):
     cache = tmp_path / "cache"
-    two = load_classes(root, CFG, ["yoyo", "Kayaking"], split=1, windows=2, cache_dir=cache, progress=False)
+    two = load_ucf101(root, CFG, split=1, windows=2, classes=["yoyo", "Kayaking"], cache_dir=cache, progress=False)
     assert two.classes == ["YoYo", "Kayaking"]  # the order given, the data set's spelling
     assert set(two.train.labels) == set(two.test.labels) == {0, 1}
     for v in two.train.videos + two.test.videos:
@@ -104,31 +101,23 @@ def test_load_classes_decodes_and_relabels_only_the_chosen_classes(root, tmp_pat
     assert len(two.test) == sum(1 for y in full.test.labels if full.classes[y] in two.classes)
 
 
-def test_load_classes_names_a_missing_class(root):
+def test_loading_classes_names_a_missing_class(root):
     with pytest.raises(DataError, match="Juggling"):
-        load_classes(root, CFG, ["YoYo", "Juggling"], progress=False)
+        load_ucf101(root, CFG, classes=["YoYo", "Juggling"], progress=False)
     with pytest.raises(ValueError, match="2 different"):
-        load_classes(root, CFG, ["YoYo", "yoyo"], progress=False)
+        load_ucf101(root, CFG, classes=["YoYo", "yoyo"], progress=False)
 
 
 # ---------------------------------------------------------------------------- the script
-
-def _script():
-    spec = importlib.util.spec_from_file_location("ucf_experiments", ROOT / "tools" / "ucf_experiments.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["ucf_experiments"] = module
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_the_summary_gives_mean_and_spread_over_seeds_per_task_fraction_and_mode():
     rows = [{"task": "binary", "fraction": 1.0, "mode": m, "seed": s, "epochs": 2, "train_videos": 10,
              "test_videos": 4, "video_accuracy": v, "clip_accuracy": v / 2}
             for m, vs in (("finetune", (0.5, 1.0, 0.75)), ("scratch", (0.25, 0.25, 0.25))) for s, v in enumerate(vs)]
-    summary = _script().summarize(rows)
+    summary = ucf_experiments.summarize(rows)
     assert [s["mode"] for s in summary] == ["scratch", "finetune"]  # the paper's order: scratch, linear, finetune
     ft = summary[1]["video_accuracy"]
     assert ft["mean"] == pytest.approx(0.75) and ft["std"] == pytest.approx(0.25)  # ddof=1
     assert (ft["min"], ft["max"], summary[1]["runs"]) == (0.5, 1.0, 3)
     assert summary[0]["video_accuracy"]["std"] == 0.0
-    assert "±" in _script().format_summary(summary)
+    assert "±" in ucf_experiments.format_summary(summary)

@@ -1,58 +1,31 @@
-"""A small action data set in UCF-101's own format, generated on the spot.
+"""A generated action set in UCF-101's own format: real ``.avi`` files and CRLF split lists.
 
-UCF-101 is 6.5 GB and cannot be fetched from every machine, so the kit writes a
-stand-in that the UCF-101 loader (``ucf101.py``) reads exactly as it reads the real
-thing: real ``.avi`` files (MPEG-4 part 2, as UCF-101's xvid files) at
-``UCF-101/Class/v_Class_gGG_cCC.avi``, and ``ucfTrainTestlist/classInd.txt``,
-``trainlist0{1,2,3}.txt``, ``testlist0{1,2,3}.txt`` with CRLF line ends.
-
-What makes it a test of *motion* features (the thing the VideoGAN discriminator is
-supposed to learn) rather than of appearance:
-
-* Each class is a way of moving: fast up-and-down oscillation (YoYo), a steady
-  horizontal glide with a small bob at each paddle stroke (Kayaking), a pendulum
-  swing, spinning in place, bouncing, circling, falling, rising, pulsing, racing,
-  shaking. Several pairs differ only in direction (Rising/Falling), axis
-  (YoYo/Swing) or speed (Kayaking/Racing).
-* Clip c of group g looks the same in *every* class: the same scene, object
-  (shape, colour, size), start position, angle, frame size and length. Only the
-  motion's own numbers (amplitude, frequency, speed) come from the class. A still
-  frame cannot tell the classes apart; memorising scenes does not help.
-* As in UCF-101, the clips of one group (g01-g25) share a scene and object look
-  and differ in camera position, exposure and the motion's details; the official
-  split keeps groups apart, so the test scenes are new.
-* Most videos are 320x240 at 25 fps like UCF-101's, but some have another size,
-  aspect or frame rate, and lengths vary, some shorter than 32 frames.
-
-Even so, motion is hard to learn from few videos: a small discriminator trained
-from scratch on 2 classes x 18 training groups learns it (about 0.8 accuracy at
-16x16x16), but from 6 groups it mostly memorises its training clips. That gap is
-what pre-training (the GAN) is meant to close.
-
-``make_actions(out, ActionSpec(classes=2))`` gives the binary YoYo-vs-Kayaking task
-that stands in for the one an earlier PyTorch re-implementation of VideoGAN ("the
-seed") ran on UCF-101. Everything follows from ``spec.seed``:
-video (c, g, k) is the same whatever else is generated.
+UCF-101 (6.5 GB) cannot be fetched from every machine, so the kit writes a stand-in the
+loader reads exactly as the real thing: ``UCF-101/Class/v_Class_gGG_cCC.avi`` (MPEG-4
+part 2, as UCF-101's xvid files) and ``ucfTrainTestlist/`` with classInd.txt and three
+splits. Each class is a way of *moving* (YoYo: fast up and down; Kayaking: a steady glide
+with a bob at each stroke; ...); clip c of group g shows the same scene and object in
+every class, so a still frame cannot tell the classes apart. Most videos are 320x240 at
+25 fps, some have another size, aspect or rate, and lengths vary, some under 32 frames.
+``ActionSpec(classes=2)`` is the YoYo-vs-Kayaking task of the earlier PyTorch port.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple, Union
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from .files import atomic_path, dataset_is_current, ensure_writable_dir, write_manifest, write_text_atomic
-from .ucf101 import held_out_groups
-
-__all__ = ["CATALOG", "ActionSpec", "class_names", "render_video", "write_avi", "make_actions"]
-
-PathLike = Union[str, os.PathLike]
+from ..files import atomic_path, dataset_is_current, ensure_writable_dir, write_manifest, write_text_atomic
+from ..options import check_fields, option
+from .index import PathLike, held_out_groups
 
 
 # ---------------------------------------------------------------------------- motions
@@ -62,7 +35,7 @@ PathLike = Union[str, os.PathLike]
 # the clip's random parameters: position, phase, direction.
 
 def _wrap(x: np.ndarray, half_span: float) -> np.ndarray:
-    """Fold a position into [-half_span, half_span): leave one side, come back on the other."""
+    # leave one side of the frame, come back on the other
     return np.mod(x + half_span, 2 * half_span) - half_span
 
 
@@ -139,21 +112,11 @@ def _shaking(t, r, p, aw, ah):
             p.angle + r.uniform(-0.25, 0.25, n), np.ones_like(t))
 
 
-# The order decides which classes ``classes=K`` takes: the first two are the seed's
-# binary task (YoYo, Kayaking). classInd.txt lists the chosen ones alphabetically, as UCF-101 does.
-CATALOG: Dict[str, Callable] = {
-    "YoYo": _yoyo,
-    "Kayaking": _kayaking,
-    "Swing": _swing,
-    "Spinning": _spinning,
-    "Bouncing": _bouncing,
-    "Circling": _circling,
-    "Falling": _falling,
-    "Rising": _rising,
-    "Pulsing": _pulsing,
-    "Racing": _racing,
-    "Shaking": _shaking,
-}
+# The order decides which classes ``classes=K`` takes: the first two are the binary task of the
+# earlier PyTorch port. classInd.txt lists the chosen ones alphabetically, as UCF-101 does.
+CATALOG: Dict[str, Callable] = dict(
+    YoYo=_yoyo, Kayaking=_kayaking, Swing=_swing, Spinning=_spinning, Bouncing=_bouncing, Circling=_circling,
+    Falling=_falling, Rising=_rising, Pulsing=_pulsing, Racing=_racing, Shaking=_shaking)
 
 # other frame sizes (width, height) and rates some videos get; all even (yuv420p)
 _ODD_SIZES = ((400, 224), (176, 144), (352, 288), (240, 320), (320, 180))
@@ -162,50 +125,35 @@ _ODD_FPS = (30, 15)
 
 @dataclass(frozen=True)
 class ActionSpec:
-    """What ``make_actions`` writes.
+    """What ``make_actions`` writes; video (class, group, clip) is the same whatever else is generated.
 
-    classes:          K, the first K motions of ``CATALOG`` (2: YoYo and Kayaking).
-    groups:           groups per class (UCF-101: 25); the splits need at least 3.
-    clips_per_group:  videos per group (UCF-101: 4-7).
-    frame_size:       (width, height) of most videos; ``odd_fraction`` of them get
-                      another size and, half of those, another frame rate.
-    min_frames, max_frames: video lengths, uniform in this range.
-    clutter:          add static blocks and a still look-alike of the object to each
-                      scene: a harder set, where a small network trained from scratch
-                      on few videos tends to learn the scenes instead of the motion.
+    ``odd_fraction`` of the videos get another frame size (half of those another rate);
+    ``clutter`` adds static blocks and a still look-alike of the object to each scene: a
+    harder set, where a small network trained from scratch learns the scenes, not the motion.
     """
 
-    classes: int = 10
-    groups: int = 25
-    clips_per_group: int = 4
-    seed: int = 0
+    classes: int = option(10, f"number of classes K, 1-{len(CATALOG)}: the first K motions (2: YoYo, Kayaking)",
+                          at_least=1, below=len(CATALOG) + 1)
+    groups: int = option(25, "groups per class (UCF-101: 25)", at_least=3)
+    clips_per_group: int = option(4, "videos per group (UCF-101: 4-7)", at_least=1)
+    seed: int = option(0, "data seed", at_least=0)
     frame_size: Tuple[int, int] = (320, 240)
     fps: int = 25
     min_frames: int = 24
     max_frames: int = 48
     odd_fraction: float = 0.15
     clutter: bool = False
-    codec: str = "mpeg4"
+    codec: str = option("mpeg4", "video codec", choices=("mpeg4", "mjpeg"))
 
     def __post_init__(self):
-        if not 1 <= self.classes <= len(CATALOG):
-            raise ValueError(f"classes must be in 1..{len(CATALOG)}, got {self.classes}")
-        if self.groups < 3:
-            raise ValueError(f"groups must be at least 3 (three splits by group), got {self.groups}")
-        if self.clips_per_group < 1:
-            raise ValueError(f"clips_per_group must be at least 1, got {self.clips_per_group}")
+        check_fields(self)
         if not 1 <= self.min_frames <= self.max_frames:
             raise ValueError(f"need 1 <= min_frames <= max_frames, got {self.min_frames}, {self.max_frames}")
-        w, h = self.frame_size
-        if w < 16 or h < 16 or w % 2 or h % 2:
+        if min(self.frame_size) < 16 or any(side % 2 for side in self.frame_size):
             raise ValueError(f"frame_size sides must be even and at least 16, got {self.frame_size}")
-        if self.codec not in ("mpeg4", "mjpeg"):
-            raise ValueError(f"codec must be 'mpeg4' or 'mjpeg', got {self.codec!r}")
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["frame_size"] = list(self.frame_size)
-        return d
+        return {**asdict(self), "frame_size": list(self.frame_size)}
 
 
 def class_names(k: int) -> List[str]:
@@ -220,8 +168,7 @@ def _file_name(cls: str, group: int, clip: int) -> str:
 # ---------------------------------------------------------------------------- drawing
 
 class _Params:
-    """A clip's random placement: start position, phase, direction, base angle."""
-
+    # a clip's random placement: start position, phase, direction, base angle
     def __init__(self, r: np.random.Generator, aw: float, ah: float):
         self.x0 = r.uniform(-0.3, 0.3) * aw
         self.y0 = r.uniform(-0.2, 0.2) * ah
@@ -231,7 +178,7 @@ class _Params:
 
 
 def _scene(r: np.random.Generator, w: int, h: int, blocks: bool = True) -> np.ndarray:
-    """A static background (h, w, 3) float32 in [0, 1]: a tilted two-colour gradient, soft blobs, blocks."""
+    # a static background (h, w, 3) float32 in [0, 1]: a tilted two-colour gradient, soft blobs, blocks
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32) / max(w, h)
     a = r.uniform(0, 2 * np.pi)
     ramp = (np.cos(a) * xx + np.sin(a) * yy)
@@ -249,8 +196,7 @@ def _scene(r: np.random.Generator, w: int, h: int, blocks: bool = True) -> np.nd
 
 
 class _Look:
-    """An object's appearance: shape, half-extents, colours. Drawn independently of the class."""
-
+    # an object's appearance, drawn independently of the class
     def __init__(self, r: np.random.Generator):
         self.shape = r.choice(["ellipse", "box"])
         self.a = r.uniform(0.16, 0.26)                 # half length, in short sides
@@ -261,7 +207,7 @@ class _Look:
 
 
 def _draw(frame: np.ndarray, look: _Look, x: float, y: float, angle: float, scale: float, short: int) -> None:
-    """Paint the object into ``frame`` (h, w, 3) in place, only inside its bounding box."""
+    # paints in place, only inside the object's bounding box
     h, w = frame.shape[:2]
     cx, cy = w / 2 + x * short, h / 2 + y * short
     a, b = look.a * scale * short, look.b * scale * short
@@ -282,16 +228,10 @@ def _draw(frame: np.ndarray, look: _Look, x: float, y: float, angle: float, scal
 
 @lru_cache(maxsize=16)
 def _group_scene(seed: int, group: int, w: int, h: int, clutter: bool = True) -> Tuple[np.ndarray, _Look]:
-    """Group ``group``'s scene and object look, the same for every class.
-
-    The scene is uint8 (h + 2m, w + 2m, 3), m = 8 % of the short side, with static
-    look-alike shapes drawn in; each clip crops its own (h, w) view of it, as the
-    clips of a UCF-101 group share a place but not the exact camera position.
-    The seed leaves the class out on purpose: group g of YoYo and group g of
-    Kayaking show the same object in the same place, so a classifier that learns
-    the scenes of the training groups learns nothing about the labels; only the
-    motion differs. Cached, since a group's clips share it.
-    """
+    # A group's scene, uint8 (h + 2m, w + 2m, 3) with m = 8 % of the short side, of which each clip
+    # crops its own (h, w) view: a UCF-101 group shares a place, not the exact camera position.
+    # The seed leaves the class out on purpose: group g shows the same object in the same place in
+    # every class, so learning the training groups' scenes teaches nothing about the labels.
     g = np.random.default_rng([seed, group])
     short = min(w, h)
     m = round(0.08 * short)
@@ -306,14 +246,9 @@ def _group_scene(seed: int, group: int, w: int, h: int, clutter: bool = True) ->
 
 
 def render_video(spec: ActionSpec, cls: str, group: int, clip: int) -> Tuple[np.ndarray, int]:
-    """Video ``clip`` of ``group`` of class ``cls``: (uint8 (N, H, W, 3), fps).
-
-    Two random streams: ``v`` (seeded without the class) fixes everything seen in a
-    still frame (size, frame rate, length, camera view, exposure, where the object
-    starts, its phase, direction and angle); ``r`` (seeded with the class) only the
-    motion's own numbers (amplitude, frequency, speed). So clip c of group g is a
-    minimal pair across classes: the same picture set moving in different ways.
-    """
+    """Video ``clip`` of ``group`` of class ``cls``: (uint8 (N, H, W, 3), fps)."""
+    # Two random streams: ``v`` (without the class) fixes all a still frame shows, ``r`` (with
+    # the class) only the motion's numbers: clip c of group g is a minimal pair across classes.
     cls_id = list(CATALOG).index(cls)
     v = np.random.default_rng([spec.seed, group, clip])             # the picture, shared by all classes
     r = np.random.default_rng([spec.seed, group, clip, 1 + cls_id])  # the class's motion
@@ -370,16 +305,9 @@ def _write_text(path: Path, lines: List[str]) -> None:
 
 def make_actions(out_dir: PathLike, spec: ActionSpec = ActionSpec(), workers: Optional[int] = None,
                  progress: bool = True, overwrite: bool = False) -> Path:
-    """Write the action set under ``out_dir`` and return ``out_dir``.
-
-    Layout (as the official download unpacked)::
-
-        out_dir/UCF-101/<Class>/v_<Class>_gGG_cCC.avi
-        out_dir/ucfTrainTestlist/classInd.txt, trainlist01-03.txt, testlist01-03.txt
-        out_dir/actions.json   (the spec; a folder holding the same spec is left as is)
-
-    workers: processes (default: all cores, at most 8; 1 writes here).
-    """
+    """Write ``UCF-101/<Class>/*.avi``, ``ucfTrainTestlist/`` and ``actions.json`` (the spec) under
+    ``out_dir``; a folder already holding this spec is left as it is. ``workers``: processes
+    (default: all cores, at most 8; 1 writes here)."""
     out = Path(out_dir)
     wanted = spec.to_dict()
     if not overwrite and dataset_is_current(out, "actions.json", wanted):
@@ -390,19 +318,12 @@ def make_actions(out_dir: PathLike, spec: ActionSpec = ActionSpec(), workers: Op
     classes = class_names(spec.classes)
     jobs = [(c, g, k) for c in classes for g in range(1, spec.groups + 1) for k in range(1, spec.clips_per_group + 1)]
     workers = workers or min(os.cpu_count() or 1, 8)
-    bar = tqdm(total=len(jobs), desc="action videos", unit="video", disable=not progress, dynamic_ncols=True)
-    try:
-        if workers > 1:
-            with ProcessPoolExecutor(workers) as pool:
-                for _ in pool.map(_write_one, [str(out)] * len(jobs), [spec] * len(jobs), *zip(*jobs),
-                                  chunksize=8):
-                    bar.update(1)
-        else:
-            for job in jobs:
-                _write_one(str(out), spec, *job)
-                bar.update(1)
-    finally:
-        bar.close()
+    with ProcessPoolExecutor(workers) if workers > 1 else contextlib.nullcontext() as pool:
+        args = [str(out)] * len(jobs), [spec] * len(jobs), *zip(*jobs)
+        done = pool.map(_write_one, *args, chunksize=8) if pool else map(_write_one, *args)
+        for _ in tqdm(done, total=len(jobs), desc="action videos", unit="video", disable=not progress,
+                      dynamic_ncols=True):
+            pass
 
     lists = out / "ucfTrainTestlist"
     lists.mkdir(exist_ok=True)

@@ -1,23 +1,22 @@
-#!/usr/bin/env python
 """The UCF-101 experiment of the paper, on the kit's generated action set: is D a feature learner?
 
-    python tools/ucf_experiments.py                              # the committed results (shipped model)
-    python tools/ucf_experiments.py --checkpoint runs/dev/gan_snapshot.pt --out runs/ucf_snapshot.json
-    python tools/ucf_experiments.py --validation-groups 4 --out runs/ucf_validation.json   # choose settings
+    python -m research.ucf_experiments                              # the committed results (shipped model)
+    python -m research.ucf_experiments --checkpoint runs/dev/gan_snapshot.pt --out runs/ucf_snapshot.json
+    python -m research.ucf_experiments --validation-groups 4 --out runs/ucf_validation.json   # choose settings
 
-Two tasks on the set ``vgan_lib.actions.make_actions`` writes (UCF-101's layout, split 1):
+Two tasks on the set ``vgan_lib.ucf.synthetic.make_actions`` writes (UCF-101's layout, split 1):
 
-* ``binary``: YoYo vs Kayaking (``ActionSpec(classes=2)``), the seed's task;
+* ``binary``: YoYo vs Kayaking (``ActionSpec(classes=2)``), the task of the earlier PyTorch port;
 * ``kway``:   the first K motions of the catalogue (``ActionSpec(classes=10)``).
 
-Each task runs the three modes of ``vgan_lib.finetune`` (scratch, linear, finetune)
+Each task runs the three modes of ``vgan_lib.ucf.finetune`` (scratch, linear, finetune)
 with every seed at an equal budget: the same epochs, batch size, optimiser (Adam 2e-4,
 beta1 0.5), training videos and seeds. The label-efficiency sweep trains the K-way
 task on class-stratified fractions of the training videos, with the same epochs for
 every mode (the test videos stay whole).
 
 ``--validation-groups N`` never touches the test split: it holds out N training groups
-as validation (``finetune.validation_split``) and records validation accuracy after
+as validation (``validation_split``) and records validation accuracy after
 every epoch. That is how the epochs were chosen.
 
 The results go to a JSON file with the exact command, settings, checkpoint (path,
@@ -38,29 +37,30 @@ import sys
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+import torch
+
+from vgan_lib import __version__
+from vgan_lib.checkpoint import load_checkpoint, load_models
+from vgan_lib.files import write_text_atomic
+from vgan_lib.pretrained import PRETRAINED_DIR, manifest, sha256_of
+from vgan_lib.ucf.clips import TestVideos, UCF101Data, load_ucf101
+from vgan_lib.ucf.finetune import MODES, fit_classifier
+from vgan_lib.ucf.synthetic import ActionSpec, make_actions
+from vgan_lib.viz import format_table
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from vgan_lib import __version__  # noqa: E402
-from vgan_lib.actions import ActionSpec, make_actions  # noqa: E402
-from vgan_lib.checkpoint import load_checkpoint, load_models  # noqa: E402
-from vgan_lib.files import write_text_atomic  # noqa: E402
-from vgan_lib.finetune import MODES, fit_classifier, validation_split  # noqa: E402
-from vgan_lib.pretrained import PRETRAINED_DIR, manifest, sha256_of  # noqa: E402
-from vgan_lib.ucf101 import load_ucf101  # noqa: E402
 
 # task -> (the generated set's spec, its folder under --data-dir)
 TASKS = {
     "binary": (ActionSpec(classes=2), "ucf-actions-2"),
     "kway": (ActionSpec(classes=10), "ucf-actions"),
 }
-DEFAULT_OUT = ROOT / "data" / "results" / "ucf_actions.json"
+DEFAULT_OUT = ROOT / "research" / "results" / "ucf_actions.json"
 ORDER = ("scratch", "linear", "finetune")   # the paper's rows: random init, logistic regression, fine-tune
 
 
@@ -180,12 +180,56 @@ def summarize(rows) -> list:
 
 
 def format_summary(summary) -> str:
-    lines = [f"{'task':<7} {'labels':>6}  {'mode':<8} {'runs':>4}  {'video acc':>15}  {'clip acc':>15}"]
-    for s in summary:
-        v, c = s["video_accuracy"], s["clip_accuracy"]
-        lines.append(f"{s['task']:<7} {s['fraction']:>6.0%}  {s['mode']:<8} {s['runs']:>4}  "
-                     f"{v['mean']:.3f} ± {v['std']:.3f}  {c['mean']:.3f} ± {c['std']:.3f}")
-    return "\n".join(lines)
+    def stat(s):
+        return f"{s['mean']:.3f} ± {s['std']:.3f}"
+
+    return format_table(["task", "labels", "mode", "runs", "video acc", "clip acc"],
+                        [[s["task"], f"{s['fraction']:.0%}", s["mode"], s["runs"], stat(s["video_accuracy"]),
+                          stat(s["clip_accuracy"])] for s in summary])
+
+
+def format_results(rows) -> str:
+    """Mean ± std of video and clip accuracy per (task, label fraction, mode) over seeds."""
+    return format_summary(summarize(rows))
+
+
+# ---------------------------------------------------------------------------- choosing settings, small tables
+
+def validation_split(data: UCF101Data, groups: int = 4, seed: int = 0, windows=None) -> UCF101Data:
+    """Hold out ``groups`` whole training groups (in every class) as validation: the data to choose settings on.
+
+    Returns a ``UCF101Data`` whose ``train`` is the other training groups and whose ``test``
+    is the held-out ones (``windows`` per video, default as ``data.test``), so
+    ``fit_classifier`` works on it unchanged; ``data.test`` is never touched.
+    """
+    train = data.train
+    names = sorted({v.group for v in train.videos})
+    if not 1 <= groups < len(names):
+        raise ValueError(f"groups must be in 1..{len(names) - 1} (the training set has {len(names)} groups), "
+                         f"got {groups}")
+    order = torch.randperm(len(names), generator=torch.Generator().manual_seed(seed)).tolist()
+    held = {names[i] for i in order[:groups]}
+    keep = [i for i, v in enumerate(train.videos) if v.group not in held]
+    out = [i for i, v in enumerate(train.videos) if v.group in held]
+    val = TestVideos([train.videos[i] for i in out], [train.files[i] for i in out], [train.lengths[i] for i in out],
+                     train.frames, data.test.windows if windows is None else windows)
+    index = replace(data.index, train=[train.videos[i] for i in keep], test=list(val.videos), layout="validation",
+                    skipped=[])
+    return replace(data, train=train.subset(keep), test=val, index=index, skipped=[])
+
+
+def run_modes(data: UCF101Data, checkpoint=None, modes=ORDER, seeds=(0, 1, 2), epochs: int = 24,
+              label_fraction=1.0, progress: bool = True, **settings) -> list:
+    """Every mode x seed (x label fraction) at the same budget; one row per run (``format_results``).
+
+    The GAN checkpoint is read once; ``settings`` go to ``fit_classifier`` (batch_size, lr,
+    device, cfg for scratch without a checkpoint, ...).
+    """
+    D = load_models(checkpoint)[1] if checkpoint is not None else None
+    fractions = [label_fraction] if isinstance(label_fraction, (int, float)) else list(label_fraction)
+    return [dict(fit_classifier(data, mode, D=D, epochs=epochs, label_fraction=f, seed=seed, progress=progress,
+                                **settings).to_dict(), task="-", fraction=f)
+            for f in fractions for mode in modes for seed in seeds]
 
 
 # ---------------------------------------------------------------------------- main
@@ -201,7 +245,7 @@ def main(argv=None) -> int:
     ap.add_argument("--modes", nargs="+", default=list(ORDER), choices=list(MODES))
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     ap.add_argument("--binary-epochs", type=int, default=24,
-                    help="epochs for the binary task (default: 24, the seed's)")
+                    help="epochs for the binary task (default: 24, the earlier PyTorch port's)")
     ap.add_argument("--kway-epochs", type=int, default=12, help="epochs for the K-way task and its sweep (default: 12)")
     ap.add_argument("--fractions", nargs="*", type=float, default=[0.25],
                     help="label fractions (< 1) for the K-way sweep; the full set comes from the table")
@@ -282,7 +326,7 @@ def main(argv=None) -> int:
     result = {
         "what": "VideoGAN D as an action-recognition feature learner on the generated UCF-format action set"
                 + (" (VALIDATION groups, not the test split)" if args.validation_groups else ""),
-        "command": shlex.join(["python", "tools/ucf_experiments.py", *argv]),
+        "command": shlex.join(["python", "-m", "research.ucf_experiments", *argv]),
         "settings": {k: v for k, v in vars(args).items() if k not in ("out", "data_dir")},
         "model_config": cfg.to_dict(),
         "checkpoint": info,
