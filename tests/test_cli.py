@@ -38,7 +38,7 @@ def _error_line(capsys, argv):
 
 def test_an_argument_of_the_wrong_type_is_one_line(capsys):
     line = _error_line(capsys, ["train", "--batch-size", "many"])
-    assert line == "vgan train: error: argument --batch-size: 'many' is not a whole number (see --help)"
+    assert line == "vgan: error: argument --batch-size: 'many' is not an integer (see vgan train --help)"
 
 
 def test_a_missing_list_file_is_one_line_naming_it(capsys, tmp_path):
@@ -49,7 +49,7 @@ def test_a_missing_list_file_is_one_line_naming_it(capsys, tmp_path):
 def test_sampling_from_a_file_that_is_not_a_checkpoint_is_one_line(capsys, tmp_path):
     (tmp_path / "x.pt").write_text("nope")
     line = _error_line(capsys, ["sample", "--checkpoint", str(tmp_path / "x.pt"), "--out", str(tmp_path)])
-    assert line.startswith(f"vgan: error: {tmp_path / 'x.pt'}: not a vgan_lib checkpoint")
+    assert line.startswith(f"vgan: error: {tmp_path / 'x.pt'}: not a vgan_lib GAN checkpoint")
 
 
 def test_an_output_folder_that_cannot_be_made_is_one_line(capsys, tmp_path):
@@ -60,28 +60,33 @@ def test_an_output_folder_that_cannot_be_made_is_one_line(capsys, tmp_path):
 
 def test_starting_from_weights_of_another_size_is_one_line(capsys, synthetic_dir, tmp_path):
     line = _error_line(capsys, ["train", "--data", str(synthetic_dir / "train.txt"), "--size", "16",
-                                "--batch-size", "4", "--init", str(ROOT / "data" / "pretrained" / "small-synthetic.pt"),
+                                "--batch-size", "4", "--init", str(ROOT / "vgan_lib" / "weights" / "small-synthetic.pt"),
                                 "--out", str(tmp_path / "r")])
     assert line.startswith("vgan: error: ") and "small-synthetic.pt: checkpoint config does not match" in line
     assert "size 32 vs 16" in line
 
 
-def test_a_negative_blend_penalty_is_one_line(capsys, synthetic_dir, tmp_path):
-    line = _error_line(capsys, ["train", "--data", str(synthetic_dir / "train.txt"), "--mask-binary", "-1",
+def test_a_negative_extra_weight_is_one_line(capsys, synthetic_dir, tmp_path):
+    line = _error_line(capsys, ["train", "--data", str(synthetic_dir / "train.txt"), "--extra", "blend=-1",
                                 "--out", str(tmp_path / "r")])
-    assert line == "vgan: error: mask_binary must be at least 0, got -1.0"
+    assert line == "vgan: error: extra term 'blend' needs a weight >= 0, got -1.0"
 
 
-def test_a_negative_r1_weight_is_one_line(capsys, synthetic_dir, tmp_path):
-    line = _error_line(capsys, ["train", "--data", str(synthetic_dir / "train.txt"), "--r1", "-0.5",
+def test_an_unknown_extra_term_is_one_line_naming_the_known_ones(capsys, synthetic_dir, tmp_path):
+    line = _error_line(capsys, ["train", "--data", str(synthetic_dir / "train.txt"), "--extra", "r1=0.5",
                                 "--out", str(tmp_path / "r")])
-    assert line == "vgan: error: r1 must be at least 0, got -0.5"
+    assert line == "vgan: error: unknown extra term 'r1'; the kit has blend, flicker"
 
 
 def test_the_gan_loss_terms_belong_to_train_not_to_finetune(capsys):
-    for option in ("--flicker", "--r1"):
-        line = _error_line(capsys, ["finetune", option, "1"])
-        assert line == f"vgan: error: unrecognized arguments: {option} 1 (see --help)"
+    line = _error_line(capsys, ["finetune", "--extra", "flicker=1"])
+    assert line == "vgan: error: unrecognized arguments: --extra flicker=1 (see vgan --help)"
+
+
+def test_a_recipe_takes_no_training_options_beside_it(capsys, tmp_path):
+    line = _error_line(capsys, ["train", "--recipe", str(ROOT / "recipes" / "small-synthetic.toml"), "--lr", "1e-3",
+                                "--out", str(tmp_path / "r")])
+    assert line.endswith("small-synthetic.toml: the recipe sets the model, data and training; leave out --lr")
 
 
 def test_impossible_model_sizes_are_one_line(capsys, synthetic_dir, tmp_path):
@@ -110,12 +115,12 @@ def test_make_data_train_resume_and_sample_end_to_end(tmp_path):
 
     # a new run from the first one's weights; --resume then continues the new run, not the weights
     more = [*train[:train.index("--out")], "--out", str(tmp_path / "more"), "--no-progress",
-            "--init", str(tmp_path / "run" / "checkpoint.pt"), "--resume", "--mask-binary", "2"]
+            "--init", str(tmp_path / "run" / "checkpoint.pt"), "--resume", "--extra", "blend=2"]
     r = run_cli(*more, "--iterations", "1")
     assert r.returncode == 0 and "started from the weights of" in r.stdout, r.stderr
     r = run_cli(*more, "--iterations", "2")
     assert r.returncode == 0 and "at step 1" in r.stdout and "started from" not in r.stdout, r.stderr
-    assert load_checkpoint(tmp_path / "more" / "checkpoint.pt")["train_config"]["mask_binary"] == 2
+    assert load_checkpoint(tmp_path / "more" / "checkpoint.pt")["train_config"]["extras"] == {"blend": 2.0}
 
     r = run_cli("sample", "--checkpoint", str(tmp_path / "run" / "checkpoint.pt"), "--out", str(tmp_path / "s"),
                 "--n", "4", "--format", "gif")

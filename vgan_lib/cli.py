@@ -16,14 +16,16 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from .errors import UsageError
+
 __all__ = ["main", "build_parser"]
 
 PROG = "vgan"
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line instead of usage + message
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+    def error(self, message):  # one line instead of usage + message, in the kit's one format
+        self.exit(2, f"{PROG}: error: {message} (see {self.prog} --help)\n")
 
 
 def _int_at_least(minimum: int, words: str):
@@ -52,28 +54,9 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _add_model_args(p: argparse.ArgumentParser) -> None:
-    from .model import PRESETS
-
-    g = p.add_argument_group("model")
-    g.add_argument("--preset", default="small", choices=sorted(PRESETS),
-                   help="paper: 64x64x32, width 64 (the original); small: 32x32x16, width 32 (CPU). Default: small")
-    g.add_argument("--frames", type=_positive_int, help="override the preset's frames per clip (multiple of 16)")
-    g.add_argument("--size", type=_positive_int, help="override the preset's frame side in pixels (multiple of 16)")
-    g.add_argument("--width", type=_positive_int, help="override the preset's base channel width")
-    g.add_argument("--z-dim", type=_positive_int, help="override the latent size")
-    g.add_argument("--generator", choices=["two_stream", "one_stream"], default="two_stream")
-
-
-def _model_config(args):
-    from .model import get_config
-
-    overrides = {k: getattr(args, k) for k in ("frames", "size", "width", "z_dim") if getattr(args, k) is not None}
-    return get_config(args.preset, generator=args.generator, **overrides)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    from .device import PRECISIONS
+    from .options import add_model_options, add_options
+    from .train import TrainConfig
 
     parser = _Parser(prog=PROG, description="VideoGAN teaching kit: data, training, sampling.")
     parser.add_argument("--version", action="store_true", help="print the library version and exit")
@@ -92,52 +75,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive_int, help="processes (default: all cores, at most 8)")
     p.add_argument("--force", action="store_true", help="rewrite even if the folder already holds this data")
 
-    p = sub.add_parser("train", help="train a VideoGAN", description="Train G and D with the original recipe "
-                       "(Adam 2e-4, beta1 0.5, one D step then one G step, mask L1 0.1).")
+    p = sub.add_parser("train", help="train a VideoGAN",
+                       description="Train G and D with Algorithm 1 of the original (Adam 2e-4, beta1 0.5, one D step "
+                                   "then one G step on the same fakes, mask L1 0.1), or run a recipe file.")
+    p.add_argument("--recipe", metavar="FILE", help="run this recipe (model, data, phases); only the output "
+                   "options below apply with it, e.g. recipes/small-synthetic.toml")
     p.add_argument("--data", default="data/synthetic/train.txt", help="golf-format list file (default: "
                    "data/synthetic/train.txt, made by make-data)")
     p.add_argument("--root", help="folder the listed paths are relative to (default: the list file's folder)")
-    _add_model_args(p)
+    add_model_options(p)
     t = p.add_argument_group("training")
     t.add_argument("--iterations", type=_positive_int, help="train until this many steps (default: 1 epoch)")
     t.add_argument("--epochs", type=_positive_float, help="train this many passes over the data instead")
-    t.add_argument("--batch-size", type=_positive_int, default=64, help="default: 64 (the original)")
-    t.add_argument("--lr", type=_positive_float, default=2e-4)
-    t.add_argument("--lr-d", type=_positive_float, metavar="LR",
-                   help="the discriminator's learning rate (default: the same as --lr, as in the original)")
-    t.add_argument("--d-steps", type=_positive_int, default=1, help="discriminator steps per generator step")
-    t.add_argument("--g-loss", choices=["non_saturating", "saturating"], default="non_saturating")
-    t.add_argument("--mask-lambda", type=float, default=0.1, help="mask L1 weight (default: 0.1)")
-    t.add_argument("--mask-binary", type=float, default=0.0,
-                   help="weight of the blend penalty mean m(1-m), which pushes mask values to 0 or 1 "
-                        "(default: 0, as in the original)")
-    t.add_argument("--motion-seeking", type=float, default=0.0,
-                   help="weight of the motion-seeking term, which asks distinct z for distinct motion "
-                        "(default: 0, as in the original)")
-    t.add_argument("--flicker", type=float, default=0.0,
-                   help="weight of the foreground flicker penalty mean m[t+1]*|f[t+1]-f[t]|, the foreground's "
-                        "change where the mask shows it (default: 0, as in the original)")
-    t.add_argument("--r1", type=float, default=0.0, metavar="GAMMA",
-                   help="weight of D's R1 gradient penalty on real clips, gamma/2 * |grad D|^2 "
-                        "(default: 0, as in the original)")
-    t.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:1, mps")
-    t.add_argument("--precision", choices=PRECISIONS, default="fp32",
-                   help="fp32, bf16 (CPU or GPU autocast) or fp16 (GPU)")
-    t.add_argument("--channels-last", action="store_true", help="use the channels_last_3d memory layout")
-    t.add_argument("--seed", type=_non_negative_int, default=0, help="seed for weights, latents and data order")
-    t.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
-                   help="keep a moving average of G's weights with this decay (e.g. 0.999) and sample from it; "
-                        "0 (default) samples from G itself, as the original")
-    t.add_argument("--workers", type=_non_negative_int, default=2, help="DataLoader worker processes (default: 2)")
+    add_options(t, TrainConfig)
+    t.add_argument("--extra", action="append", metavar="NAME=WEIGHT",
+                   help="add a loss term the original lacks (vgan_lib.extras: blend, flicker); repeatable")
+    t.add_argument("--init", metavar="PATH",
+                   help="start from the G and D weights of this checkpoint or weights file (e.g. a shipped model) "
+                        "with new optimisers, at step 0; with --resume, only when OUT/checkpoint.pt does not exist yet")
     o = p.add_argument_group("output")
     o.add_argument("--out", default="runs/train", help="run folder: checkpoint.pt, samples/ (default: runs/train)")
+    o.add_argument("--workers", type=_non_negative_int, default=2, help="DataLoader worker processes (default: 2)")
     o.add_argument("--sample-every", type=_non_negative_int, default=500, help="steps between sample videos")
     o.add_argument("--checkpoint-every", type=_non_negative_int, default=500, help="steps between checkpoints")
     o.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if it exists")
-    o.add_argument("--init", metavar="PATH",
-                   help="start from the G and D weights of this checkpoint or weights file (e.g. "
-                        "data/pretrained/small-synthetic.pt) with new optimisers, at step 0; with --resume, "
-                        "only when OUT/checkpoint.pt does not exist yet")
     o.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     p = sub.add_parser("sample", help="generate videos from a checkpoint",
@@ -159,7 +120,7 @@ def _cmd_make_data(args) -> int:
     from .synthetic import SyntheticSpec, make_synthetic
 
     if args.min_frames is not None and args.min_frames > args.frames:
-        raise _UsageError(f"--min-frames {args.min_frames} is larger than --frames {args.frames}")
+        raise UsageError(f"--min-frames {args.min_frames} is larger than --frames {args.frames}")
     spec = SyntheticSpec(count=args.count, frames=args.frames, size=args.size, seed=args.seed,
                          max_objects=args.max_objects, min_frames=args.min_frames)
     list_file = make_synthetic(args.out, spec, workers=args.workers, overwrite=args.force)
@@ -167,83 +128,78 @@ def _cmd_make_data(args) -> int:
     return 0
 
 
-def _cmd_train(args) -> int:
+def _recipe_from_options(args, parser):
+    """The one-phase recipe that ``vgan train``'s options describe."""
     import math
 
-    import torch
-
-    from .checkpoint import check_writable_dir, init_from, resume
+    from . import extras
     from .data import GolfClips
-    from .model import build_models
-    from .train import GANTrainer, TrainConfig, fit
+    from .model import VideoGANConfig
+    from .options import model_config_from, values_from
+    from .recipe import Phase, Recipe
+    from .train import TrainConfig
 
+    cfg = model_config_from(args)
     try:
-        cfg = _model_config(args)
-        tcfg = TrainConfig(batch_size=args.batch_size, lr=args.lr, mask_lambda=args.mask_lambda,
-                           d_steps=args.d_steps, g_loss=args.g_loss, device=args.device, precision=args.precision,
-                           channels_last=args.channels_last, seed=args.seed, ema_decay=args.ema,
-                           mask_binary=args.mask_binary, motion_seeking=args.motion_seeking,
-                           flicker=args.flicker, r1=args.r1, lr_d=args.lr_d)
+        tcfg = TrainConfig(**values_from(args, TrainConfig), extras=extras.parse(args.extra))
     except ValueError as e:
-        raise _UsageError(str(e)) from None
-    out = check_writable_dir(args.out)
-    data = GolfClips(args.data, args.root, frames=cfg.frames, size=cfg.size)
-    per_step = tcfg.batch_size * tcfg.d_steps
-    if len(data) < tcfg.batch_size:
-        raise _UsageError(f"{args.data} lists {len(data)} clips, fewer than one batch of {tcfg.batch_size}")
+        raise UsageError(str(e)) from None
     if args.iterations and args.epochs:
-        raise _UsageError("give --iterations or --epochs, not both")
-    iterations = args.iterations or math.ceil((args.epochs or 1.0) * len(data) / per_step)
+        raise UsageError("give --iterations or --epochs, not both")
+    iterations = args.iterations
+    if not iterations:
+        clips = len(GolfClips(args.data, args.root, frames=cfg.frames, size=cfg.size))
+        iterations = max(1, math.ceil((args.epochs or 1.0) * clips / (tcfg.batch_size * tcfg.d_steps)))
+    model = {"preset": args.preset, **{k: v for k, v in values_from(args, VideoGANConfig).items() if v is not None}}
+    return Recipe(model, {"list": args.data, "root": args.root}, [Phase(iterations, tcfg)], init=args.init)
 
-    G, D = build_models(cfg, seed=args.seed)
-    trainer = GANTrainer(G, D, tcfg)
-    ckpt = out / "checkpoint.pt"
-    if args.resume and ckpt.exists():
-        resume(trainer, ckpt)
-        print(f"resumed from {ckpt} at step {trainer.step_count}")
-    elif ckpt.exists() and not args.resume:
-        raise _UsageError(f"{ckpt} exists: pass --resume to continue it, or choose another --out")
-    elif args.init:
-        init_from(trainer, args.init)
-        print(f"started from the weights of {args.init}")
-    print(f"model {cfg}; device {trainer.device}; {len(data)} clips; {iterations} iterations "
-          f"of batch {tcfg.batch_size}")
-    fixed_z = torch.randn(16, cfg.z_dim, generator=torch.Generator().manual_seed(args.seed + 1))
-    result = fit(trainer, data, iterations, num_workers=args.workers, fixed_z=fixed_z,
-                 sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, out_dir=out,
-                 progress=not args.no_progress)
-    last = result.history[-1] if result.history else {}
-    summary = {
-        "step": trainer.step_count,
-        "seconds": round(result.seconds, 1),
-        "videos_per_second": None if math.isnan(result.videos_per_second) else round(result.videos_per_second, 2),
-        **{k: round(v, 4) for k, v in last.items() if k != "step"},
-    }
+
+def _cmd_train(args, parser) -> int:
+    import json
+
+    from .files import ensure_writable_dir
+    from .recipe import load_recipe, run_recipe
+
+    if args.recipe:
+        defaults = vars(parser.parse_args(["train"]))
+        changed = ["--" + k.replace("_", "-") for k, v in defaults.items()
+                   if k not in _OUTPUT_OPTIONS and getattr(args, k) != v]
+        if changed:
+            raise UsageError(f"--recipe {args.recipe}: the recipe sets the model, data and training; "
+                             f"leave out {', '.join(changed)}")
+        recipe = load_recipe(args.recipe)
+    else:
+        recipe = _recipe_from_options(args, parser)
+    out = ensure_writable_dir(args.out, UsageError)
+    trainer = run_recipe(recipe, out, resume_run=args.resume, workers=args.workers, sample_every=args.sample_every,
+                         checkpoint_every=args.checkpoint_every, progress=not args.no_progress)
+    last = trainer.history[-1] if trainer.history else {}
+    summary = {"step": trainer.step_count, **{k: round(v, 4) for k, v in last.items() if k != "step"}}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"done: {json.dumps(summary)}; checkpoint {ckpt}")
+    print(f"done: {json.dumps(summary)}; checkpoint {out / 'checkpoint.pt'}")
     return 0
+
+
+_OUTPUT_OPTIONS = {"recipe", "out", "workers", "sample_every", "checkpoint_every", "resume", "no_progress"}
 
 
 def _cmd_sample(args) -> int:
     import torch
 
-    from .checkpoint import check_writable_dir, load_models
+    from .checkpoint import load_models
+    from .files import ensure_writable_dir
+    from .model import generate
     from .video import to_uint8, write_video_grid
 
-    out = check_writable_dir(args.out)
-    G, _ = load_models(args.checkpoint, device=args.device)
-    z = torch.randn(args.n, G.cfg.z_dim, generator=torch.Generator().manual_seed(args.seed))
-    with torch.no_grad():
-        streams = G(z.to(args.device), return_streams=True)
+    out = ensure_writable_dir(args.out, UsageError)
+    G, _ = load_models(args.checkpoint, device=_device(args.device))
+    streams = generate(G, torch.randn(args.n, G.cfg.z_dim, generator=torch.Generator().manual_seed(args.seed)))
     views = {"video": streams.video}
     if streams.mask is not None:
-        views.update(foreground=streams.foreground, background=streams.background.unsqueeze(2),
-                     mask=streams.mask)
+        views.update(foreground=streams.foreground, mask=streams.mask,
+                     background=streams.background.unsqueeze(2).expand_as(streams.video))
     for name, tensor in views.items():
-        frames = to_uint8(tensor)
-        if name == "background":
-            frames = frames.repeat(G.cfg.frames, axis=1)
-        path = write_video_grid(out / f"{name}.{args.format}", frames, fps=args.fps, scale=args.scale)
+        path = write_video_grid(out / f"{name}.{args.format}", to_uint8(tensor), fps=args.fps, scale=args.scale)
         print(f"wrote {path}")
     return 0
 
@@ -283,6 +239,8 @@ def _add_ucf_data_args(p: argparse.ArgumentParser, defaults_from_classifier: boo
 
 
 def _add_action_parsers(sub) -> None:
+    from .options import add_model_options
+
     p = sub.add_parser("make-actions", help="write the generated UCF-format action set",
                        description="Write real .avi videos of objects that differ by how they move, laid out like "
                                    "the UCF-101 download (UCF-101/Class/v_Class_gGG_cCC.avi, ucfTrainTestlist/ "
@@ -316,7 +274,7 @@ def _add_action_parsers(sub) -> None:
     t.add_argument("--out", default="runs/classifier.pt",
                    help="classifier file; its metrics go beside it as .json (default: runs/classifier.pt)")
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
-    _add_model_args(p)  # the network's shape when there is no --checkpoint (scratch only)
+    add_model_options(p)  # the network's shape when there is no --checkpoint (scratch only)
 
     p = sub.add_parser("evaluate", help="test a saved action classifier",
                        description="Clip- and video-level accuracy, per-class accuracy and the confusion matrix of a "
@@ -351,7 +309,7 @@ def _device(name: str):
     try:
         return pick_device(name)
     except ValueError as e:
-        raise _UsageError(str(e)) from None
+        raise UsageError(str(e)) from None
 
 
 def _cmd_make_actions(args) -> int:
@@ -361,7 +319,7 @@ def _cmd_make_actions(args) -> int:
         spec = ActionSpec(classes=args.classes, groups=args.groups, clips_per_group=args.clips_per_group,
                           seed=args.seed)
     except ValueError as e:
-        raise _UsageError(str(e)) from None
+        raise UsageError(str(e)) from None
     out = make_actions(args.out, spec, workers=args.workers, progress=not args.no_progress, overwrite=args.force)
     n = spec.classes * spec.groups * spec.clips_per_group
     print(f"{n} videos of {spec.classes} classes in {out / 'UCF-101'}; lists in {out / 'ucfTrainTestlist'}")
@@ -371,10 +329,11 @@ def _cmd_make_actions(args) -> int:
 def _cmd_finetune(args) -> int:
     from .checkpoint import check_writable_dir, load_checkpoint
     from .finetune import fit_classifier, save_classifier
+    from .options import model_config_from
 
     checkpoint = None if args.checkpoint in (None, "", "none") else args.checkpoint
     if checkpoint is None and args.mode != "scratch":
-        raise _UsageError(f"--mode {args.mode} starts from a GAN's discriminator: give --checkpoint "
+        raise UsageError(f"--mode {args.mode} starts from a GAN's discriminator: give --checkpoint "
                           f"(or use --mode scratch)")
     device = _device(args.device)
     out = Path(args.out)
@@ -385,9 +344,9 @@ def _cmd_finetune(args) -> int:
             print(f"scratch: {checkpoint} gives the network's shape only; its weights are not used")
     else:
         try:
-            cfg = _model_config(args)
+            cfg = model_config_from(args)
         except ValueError as e:
-            raise _UsageError(str(e)) from None
+            raise UsageError(str(e)) from None
     data = _load_action_data(args, cfg, args.split, args.stride, args.fps, args.windows, args.seed)
     print(f"model {cfg}; mode {args.mode}; device {device}; {args.epochs} epochs of batch {args.batch_size}"
           + (f"; {args.label_fraction:.0%} of the labels" if args.label_fraction < 1 else ""))
@@ -417,7 +376,7 @@ def _cmd_evaluate(args) -> int:
     data = _load_action_data(args, model.cfg, pick(args.split, "split", 1), pick(args.stride, "stride", 1),
                              pick(args.fps, "fps", None), pick(args.windows, "windows", 5))
     if info["classes"] and list(data.classes) != info["classes"]:
-        raise _UsageError(f"{args.classifier} was trained on {len(info['classes'])} classes "
+        raise UsageError(f"{args.classifier} was trained on {len(info['classes'])} classes "
                           f"({', '.join(info['classes'][:4])}...) that differ from the {len(data.classes)} "
                           f"in {args.data}")
     result = evaluate(model, data.test, data.classes, batch_size=args.batch_size, device=device,
@@ -432,10 +391,6 @@ def _cmd_evaluate(args) -> int:
 _ACTION_COMMANDS = {"make-actions": _cmd_make_actions, "finetune": _cmd_finetune, "evaluate": _cmd_evaluate}
 
 # ---------------------------------------------------------------------------- end of action recognition
-
-
-class _UsageError(Exception):
-    pass
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -453,8 +408,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     commands = {"make-data": _cmd_make_data, "train": _cmd_train, "sample": _cmd_sample}
     commands.update(_ACTION_COMMANDS)  # make-actions, finetune, evaluate
     try:
+        if args.command == "train":
+            return _cmd_train(args, parser)
         return commands[args.command](args)
-    except (VganError, _UsageError) as e:
+    except VganError as e:
         print(f"{PROG}: error: {one_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

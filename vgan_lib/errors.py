@@ -1,10 +1,14 @@
 """The kit's exceptions: each message is one line that names the file and what is wrong."""
 
-__all__ = ["VganError", "DataError", "CheckpointError"]
+__all__ = ["VganError", "UsageError", "DataError", "CheckpointError", "one_line"]
 
 
 class VganError(Exception):
     """Base class; the CLI prints these as ``error: <message>`` and exits with status 2."""
+
+
+class UsageError(VganError, ValueError):
+    """An option or parameter that cannot work, found before any work starts."""
 
 
 class DataError(VganError, ValueError):

@@ -17,7 +17,7 @@ mirrors this. Smaller presets shrink the widths and the video, never the depth.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import NamedTuple, Optional
 
 import torch
@@ -36,6 +36,7 @@ __all__ = [
     "build_models",
     "init_weights",
     "count_parameters",
+    "generate",
 ]
 
 
@@ -51,11 +52,13 @@ class VideoGANConfig:
     generator: ``"two_stream"`` (foreground/mask/background) or ``"one_stream"``.
     """
 
-    frames: int = 32
-    size: int = 64
-    z_dim: int = 100
-    width: int = 64
-    generator: str = "two_stream"
+    frames: int = field(default=32, metadata=dict(help="frames per clip, a multiple of 16", kind=int))
+    size: int = field(default=64, metadata=dict(help="frame side in pixels, a multiple of 16", kind=int))
+    z_dim: int = field(default=100, metadata=dict(help="length of the latent z", kind=int, at_least=1))
+    width: int = field(default=64, metadata=dict(help="base channel width (64: the paper's 64-128-256-512)",
+                                                 kind=int, at_least=1))
+    generator: str = field(default="two_stream", metadata=dict(help="two_stream (the paper's) or one_stream",
+                                                               kind=str, choices=("two_stream", "one_stream")))
 
     def __post_init__(self):
         for name in ("frames", "size"):
@@ -287,3 +290,20 @@ def build_models(cfg: VideoGANConfig, seed: int = 0):
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+@torch.no_grad()
+def generate(G: nn.Module, z: torch.Tensor, batch_size: int = 32) -> Streams:
+    """All of G's streams for latents z (n, z_dim), in batches, as float tensors on the CPU.
+
+    G runs in eval mode (BatchNorm's running statistics, so a video does not depend on
+    the others in its batch) on its own device, and is put back in the mode it was in.
+    """
+    device = next(G.parameters()).device
+    was_training = G.training
+    G.eval()
+    try:
+        parts = [G(chunk.to(device), return_streams=True) for chunk in z.split(batch_size)]
+    finally:
+        G.train(was_training)
+    return Streams(*[None if xs[0] is None else torch.cat(xs).float().cpu() for xs in zip(*parts)])

@@ -1,21 +1,18 @@
-"""Small helpers every notebook opens with: paths, seed, device, and parameter checks."""
+"""What every notebook opens with: folders, seed, device, and checks of its papermill parameters."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Optional, Union
 
 import torch
 
 from .device import pick_device, seed_everything
+from .options import problem
 
-__all__ = ["NotebookContext", "setup", "check_params", "repo_root"]
-
-
-def repo_root() -> Path:
-    """The kit's top folder (the one holding ``vgan_lib/`` and ``data/``)."""
-    return Path(__file__).resolve().parent.parent
+__all__ = ["NotebookContext", "setup", "check_params"]
 
 
 @dataclass
@@ -27,45 +24,48 @@ class NotebookContext:
     seed: int
 
     def __str__(self) -> str:
-        return (f"data {self.data_dir.relative_to(self.root)}/ | "
-                f"runs {self.runs_dir.relative_to(self.root)}/ | device {self.device.type} | seed {self.seed}")
+        return f"data {self.data_dir}/ | runs {self.runs_dir}/ | device {self.device.type} | seed {self.seed}"
 
 
-def setup(seed: int = 0, device: str = "auto", threads: int | None = None) -> NotebookContext:
-    """Seed everything, choose the device and name the kit's folders.
+def setup(seed: int = 0, device: str = "auto", threads: Optional[int] = None,
+          root: Union[str, Path] = ".") -> NotebookContext:
+    """Seed everything, choose the device and name the folders: ``root/data`` and ``root/runs``.
 
-    ``threads`` caps torch's CPU threads (the ``VGAN_THREADS`` environment variable
-    does the same), which keeps runs repeatable when the machine is shared.
+    The course's notebooks pass ``root=".."``: they run in ``notebooks/``. ``threads`` caps
+    torch's CPU threads (the ``VGAN_THREADS`` environment variable does the same), which
+    keeps runs repeatable when the machine is shared.
     """
     threads = threads or int(os.environ.get("VGAN_THREADS", "0") or 0)
     if threads:
         torch.set_num_threads(threads)
     seed_everything(seed)
-    root = repo_root()
+    root = Path(root)
     ctx = NotebookContext(root=root, data_dir=root / "data", runs_dir=root / "runs",
                           device=pick_device(device), seed=seed)
     ctx.runs_dir.mkdir(exist_ok=True)
     return ctx
 
 
-_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "True or False"}
+def check_params(config=None, **params) -> None:
+    """Check papermill parameters, with one ``ValueError`` line for the first bad one.
 
-
-def check_params(**params) -> None:
-    """Check papermill parameters: ``check_params(iterations=(iterations, int), ...)``.
-
-    Each value is ``(value, type)`` or ``(value, type, allow_none)``. An int is
-    accepted where a float is wanted. Raises one ``TypeError`` line per bad value,
-    e.g. ``parameter 'iterations' must be an integer, got str 'ten'``.
+    With a config dataclass, each keyword names one of its fields and follows that
+    field's rule (``check_params(TrainConfig, batch_size=batch_size)``). Without one,
+    each keyword is ``(value, type)``, ``(value, type, least)``, ``(value, type, choices)`` or
+    ``(value, type, None)`` (None allowed) for a parameter of the notebook's own, e.g.
+    ``steps=(steps, int, 2)``.
     """
+    rules = {f.name: {**f.metadata, "none_ok": f.default is None} for f in fields(config)} if config else {}
     for name, spec in params.items():
-        value, kind = spec[0], spec[1]
-        allow_none = len(spec) > 2 and spec[2]
-        if value is None and allow_none:
-            continue
-        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            ok = True
-        if not ok:
-            want = _TYPE_NAMES.get(kind, kind.__name__) + (" or None" if allow_none else "")
-            raise TypeError(f"parameter {name!r} must be {want}, got {type(value).__name__} {value!r}")
+        if config is not None:
+            if name not in rules:
+                raise ValueError(f"parameter {name!r} is not a field of {config.__name__}")
+            meta, value = rules[name], spec
+        else:
+            value, kind, rule = (tuple(spec) + (False,))[:3]
+            meta = dict(kind=kind, choices=tuple(rule) if isinstance(rule, (tuple, list)) else None,
+                        at_least=rule if type(rule) in (int, float) else None, above=None, below=None,
+                        none_ok=rule is None)
+        bad = problem(value, meta)
+        if bad:
+            raise ValueError(f"parameter {name!r} {bad}")

@@ -1,0 +1,173 @@
+"""Training recipes: a whole run in one small file that ``vgan train --recipe FILE`` runs.
+
+A recipe names the model, the data and one or more phases, each with its length in
+steps and the ``TrainConfig`` settings that change from the ``[train]`` defaults::
+
+    threads = 1                       # torch CPU threads (optional)
+    [model]
+    preset = "small"                  # and any VideoGANConfig field to override
+    [data]
+    list = "data/synthetic/train.txt" # a golf-format list file (root = "..." optional)
+    synthetic = { count = 5000 }      # optional: make that set first (SyntheticSpec fields)
+    [train]
+    batch_size = 64
+    [[phase]]
+    steps = 4500
+    [[phase]]
+    steps = 800
+    lr = 2e-5
+    extras = { flicker = 300 }
+    new_optimisers = true             # Adam starts afresh at this phase
+
+The run writes ``OUT/checkpoint.pt`` as it goes; the same command with ``resume``
+continues exactly where it stopped, in whichever phase that was. A plain
+``vgan train`` with options is a recipe of one phase.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional
+
+import torch
+
+from .checkpoint import load_checkpoint
+from .errors import UsageError
+from .model import build_models, get_config
+from .train import GANTrainer, TrainConfig, fit, init_from, resume
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = ["Phase", "Recipe", "load_recipe", "run_recipe"]
+
+
+@dataclass
+class Phase:
+    steps: int                      # this phase's length
+    config: TrainConfig
+    new_optimisers: bool = False
+
+
+@dataclass
+class Recipe:
+    model: dict                     # {"preset": ..., overrides}
+    data: dict                      # {"list": ..., "root": ..., "synthetic": {...}}
+    phases: List[Phase]
+    threads: Optional[int] = None
+    init: Optional[str] = None      # weights to start from instead of the seed's random ones
+    source: str = "options"
+
+    @property
+    def model_config(self):
+        return get_config(**self.model)
+
+    def ends(self) -> List[int]:
+        """The step at which each phase ends."""
+        out, total = [], 0
+        for p in self.phases:
+            total += p.steps
+            out.append(total)
+        return out
+
+
+def load_recipe(path) -> Recipe:
+    """Read and check a recipe file; every mistake is one UsageError line naming the file and key."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read the recipe ({e.strerror})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: not a TOML recipe ({e})") from None
+    unknown = set(raw) - {"model", "data", "train", "phase", "threads", "init", "description"}
+    if unknown:
+        raise UsageError(f"{path}: unknown recipe key {sorted(unknown)[0]!r}")
+    try:
+        model, data, base = dict(raw.get("model", {})), dict(raw.get("data", {})), dict(raw.get("train", {}))
+        get_config(**model)
+        if "list" not in data or set(data) - {"list", "root", "synthetic"}:
+            raise ValueError("[data] needs 'list' and takes only 'list', 'root' and 'synthetic'")
+        if not raw.get("phase"):
+            raise ValueError("a recipe needs at least one [[phase]] with its 'steps'")
+        phases = []
+        for i, p in enumerate(raw["phase"], 1):
+            p = dict(p)
+            steps, fresh = p.pop("steps", None), p.pop("new_optimisers", False)
+            if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+                raise ValueError(f"phase {i}: 'steps' must be a whole number >= 1, got {steps!r}")
+            phases.append(Phase(steps, _config(f"phase {i}", {**base, **p}), bool(fresh)))
+    except (TypeError, ValueError) as e:
+        raise UsageError(f"{path}: {e}") from None
+    return Recipe(model, data, phases, raw.get("threads"), raw.get("init"), str(path))
+
+
+def _config(where: str, settings: dict) -> TrainConfig:
+    try:
+        return TrainConfig(**settings)
+    except TypeError as e:  # an unknown setting: name it
+        raise ValueError(f"{where}: {str(e).split('__init__() ')[-1]}") from None
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
+
+
+def _dataset(recipe: Recipe, progress: bool):
+    from .data import GolfClips
+    from .synthetic import SyntheticSpec, make_synthetic
+
+    data, cfg = recipe.data, recipe.model_config
+    if "synthetic" in data:
+        make_synthetic(Path(data["list"]).parent, SyntheticSpec(**data["synthetic"]), progress=progress)
+    return GolfClips(data["list"], data.get("root"), frames=cfg.frames, size=cfg.size)
+
+
+def run_recipe(recipe: Recipe, out, *, resume_run: bool = False, workers: int = 0, sample_every: int = 0,
+               checkpoint_every: int = 0, progress: bool = True, log=print):
+    """Run (or, with ``resume_run``, continue) every phase of ``recipe`` into the folder ``out``.
+
+    Returns the trainer after the last phase. Between phases the trainer is rebuilt with
+    the next phase's settings and the full state passed over, exactly as a resume from
+    the checkpoint file would, so a run stopped anywhere repeats bit for bit on the CPU.
+    """
+    out, cfg = Path(out), recipe.model_config
+    ckpt = out / "checkpoint.pt"
+    if ckpt.exists() and not resume_run:
+        raise UsageError(f"{ckpt} exists: pass --resume to continue it, or choose another --out")
+    if recipe.threads:
+        torch.set_num_threads(recipe.threads)
+    data = _dataset(recipe, progress)
+    first = recipe.phases[0].config
+    if len(data) < first.batch_size:
+        raise UsageError(f"{recipe.data['list']} lists {len(data)} clips, fewer than one batch of {first.batch_size}")
+    ends = recipe.ends()
+    trainer = GANTrainer(*build_models(cfg, seed=first.seed), first)
+    if ckpt.exists():
+        step = int(load_checkpoint(ckpt, cfg, training=True)["step"])
+        now = next((i for i, end in enumerate(ends) if step < end), len(ends) - 1)
+        trainer = GANTrainer(trainer.G, trainer.D, recipe.phases[now].config)
+        resume(trainer, ckpt)
+        log(f"resumed from {ckpt} at step {trainer.step_count}")
+    elif recipe.init:
+        init_from(trainer, recipe.init)
+        log(f"started from the weights of {recipe.init}")
+    log(f"model {cfg}; device {trainer.device}; {len(data)} clips; {ends[-1]} steps in {len(ends)} phase(s)")
+    fixed_z = torch.randn(16, cfg.z_dim, generator=torch.Generator().manual_seed(first.seed + 1))
+    for i, (phase, end) in enumerate(zip(recipe.phases, ends)):
+        start = end - phase.steps
+        if trainer.step_count >= end:
+            continue
+        if phase.config != trainer.cfg or (phase.new_optimisers and trainer.step_count == start):
+            state = trainer.state_dict()
+            trainer = GANTrainer(trainer.G, trainer.D, phase.config)
+            trainer.load_state_dict(state)
+            if phase.new_optimisers and trainer.step_count == start:
+                trainer.new_optimisers()
+            if len(recipe.phases) > 1:
+                log(f"phase {i + 1}: steps {start}-{end}: {phase.config}")
+        fit(trainer, data, end, num_workers=workers, fixed_z=fixed_z, sample_every=sample_every,
+            checkpoint_every=checkpoint_every, out_dir=out, progress=progress)
+    return trainer
