@@ -28,12 +28,9 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from vgan_lib.data import GolfClips  # noqa: E402
-from vgan_lib.model import build_models, get_config  # noqa: E402
-from vgan_lib.train import GANTrainer, TrainConfig  # noqa: E402
+from vgan_lib.data import GolfClips
+from vgan_lib.model import build_models, get_config
+from vgan_lib.train import GANTrainer, TrainConfig
 
 MODES = {
     "fp32": dict(precision="fp32", channels_last=False),
@@ -102,7 +99,7 @@ def main(argv=None) -> int:
     ap.add_argument("--batch", type=int, default=None, help="batch size (default: 32 small, 8 paper)")
     ap.add_argument("--seconds", type=float, default=8.0, help="timed seconds per row, at least 2 iterations")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--data", default=str(ROOT / "data" / "synthetic" / "train.txt"),
+    ap.add_argument("--data", default="data/synthetic/train.txt",
                     help="golf list file for the loader rows (made by `vgan make-data` if missing)")
     ap.add_argument("--loader-workers", nargs="+", type=int, default=[0, 2])
     args = ap.parse_args(argv)
