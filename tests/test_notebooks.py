@@ -46,5 +46,5 @@ def test_a_parameter_of_the_wrong_type_fails_with_one_clear_line(tmp_path):
     path = ROOT / "notebooks" / "03_training.ipynb"
     with pytest.raises(pm.PapermillExecutionError) as err:
         _run(path, tmp_path / "bad.ipynb", iterations="ten")
-    assert err.value.ename == "TypeError"
+    assert err.value.ename == "ValueError"
     assert err.value.evalue == "parameter 'iterations' must be an integer, got str 'ten'"
