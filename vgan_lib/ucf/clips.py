@@ -1,23 +1,12 @@
-"""UCF-101 (or anything laid out like it) as clips of the GAN's shape ``(3, T, S, S)`` in [-1, 1].
-
-``load_ucf101(root, cfg)`` indexes a split (``index``), decodes every video once into
-the frame cache (``decode``) and wraps the two sides:
-
-* ``TrainClips``: one random window of T frames per video per epoch (drawn from a
-  seeded ``torch.Generator``, so runs repeat);
-* ``TestVideos``: ``windows`` evenly spaced windows per video, whose answers a
-  classifier averages into one per video.
-
-A video shorter than T repeats its last frame, as the original loader does. There is
-no flipping: several generated classes differ only in the direction of motion.
-"""
+"""UCF-101 (or anything laid out like it) as clips of the GAN's shape ``(3, T, S, S)`` in [-1, 1]:
+``TrainClips`` (a random window per video and epoch), ``TestVideos`` (evenly spaced windows)."""
+# No flipping: several generated classes differ only in the direction of motion.
 
 from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -25,7 +14,7 @@ import torch
 from ..model import VideoGANConfig
 from ..options import check_fields, option
 from .decode import FrameCache
-from .index import PathLike, SplitIndex, Video, check_on_error, index_ucf101, select_classes
+from .index import SplitIndex, Video, index_ucf101, select_classes
 
 
 @dataclass(frozen=True)
@@ -34,7 +23,7 @@ class ClipSettings:
 
     split: int = option(1, "official split 1, 2 or 3", choices=(1, 2, 3))
     stride: int = option(1, "keep every k-th frame, so a clip spans k times longer", at_least=1)
-    fps: Optional[float] = option(None, "resample every video to this frame rate first", above=0, kind=float)
+    fps: float | None = option(None, "resample every video to this frame rate first", above=0, kind=float)
     windows: int = option(5, "test windows averaged per video", at_least=1)
 
     def __post_init__(self):
@@ -43,32 +32,22 @@ class ClipSettings:
 
 def take_window(frames: np.ndarray, start: int, length: int) -> np.ndarray:
     """``length`` frames from ``start``; past the end the last frame repeats (the original's padding)."""
-    window = np.array(frames[start:start + length])  # a copy: ``frames`` may be a read-only memory map
-    if len(window) < length:
-        last = window[-1:] if len(window) else np.asarray(frames[-1:])
-        window = np.concatenate([window, np.repeat(last, length - len(window), axis=0)])
-    return window
+    return np.array(frames[np.minimum(np.arange(start, start + length), len(frames) - 1)])  # a copy of a memmap
 
 
 def to_clip(frames: np.ndarray) -> torch.Tensor:
     """uint8 (T, S, S, 3), or grey (T, S, S), -> float (3, T, S, S) in [-1, 1], the GAN's clip format."""
     x = torch.from_numpy(np.array(frames))  # a writable copy, as torch wants
-    if x.dim() == 3:
-        x = x.unsqueeze(-1)
+    x = x.unsqueeze(-1) if x.dim() == 3 else x
     return x.expand(-1, -1, -1, 3).permute(3, 0, 1, 2).float().div_(127.5).sub_(1.0)
 
 
-def stratified_subset(labels: Sequence[int], fraction: float, seed: int = 0) -> List[int]:
-    """Indices of a seeded ``fraction`` of each class (at least one per class), in input order.
-
-    Per class, so a label-efficiency curve measures fewer labels, not another class balance.
-    """
+def stratified_subset(labels: list[int], fraction: float, seed: int = 0) -> list[int]:
+    """Indices of a seeded ``fraction`` of each class (at least one), in input order."""
+    # per class: fewer labels, the same class balance
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1], got {fraction}")
-    labels = list(labels)
-    if fraction == 1:
-        return list(range(len(labels)))
-    g, chosen = torch.Generator().manual_seed(seed), []
+    labels, g, chosen = list(labels), torch.Generator().manual_seed(seed), []
     for label in sorted(set(labels)):
         members = [i for i, y in enumerate(labels) if y == label]
         take = max(1, round(fraction * len(members)))
@@ -78,7 +57,7 @@ def stratified_subset(labels: Sequence[int], fraction: float, seed: int = 0) -> 
 
 class _CachedVideos(torch.utils.data.Dataset):
     # items read only the uint8 cache (memory-mapped: just the window's frames), safe in DataLoader workers
-    def __init__(self, videos: Sequence[Video], files: Sequence[Path], lengths: Sequence[int], frames: int):
+    def __init__(self, videos: list[Video], files: list[Path], lengths: list[int], frames: int):
         self.videos, self.files, self.lengths = list(videos), list(files), list(lengths)
         self.labels = [v.label for v in self.videos]
         self.frames = frames
@@ -86,17 +65,14 @@ class _CachedVideos(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.videos)
 
-    def _clips(self, i: int, starts: Sequence[int]) -> List[torch.Tensor]:
+    def _clips(self, i: int, starts: list[int]) -> list[torch.Tensor]:
         frames = np.load(self.files[i], mmap_mode="r")
         return [to_clip(take_window(frames, s, self.frames)) for s in starts]
 
 
 class TrainClips(_CachedVideos):
-    """One random window of T frames per video: items ``(clip (3, T, S, S), label)``.
-
-    ``set_epoch`` draws the starts of a whole epoch from a generator seeded with (seed,
-    epoch): the same with any number of DataLoader workers and in every run.
-    """
+    """One random window of T frames per video: items ``(clip (3, T, S, S), label)``."""
+    # set_epoch draws an epoch's starts seeded by (seed, epoch): the same with any number of workers
 
     def __init__(self, videos, files, lengths, frames: int, seed: int = 0):
         super().__init__(videos, files, lengths, frames)
@@ -110,13 +86,11 @@ class TrainClips(_CachedVideos):
         # a video of N frames has N - T + 1 windows (one, padded, when N < T)
         self.starts = [int(x * max(n - self.frames + 1, 1)) for x, n in zip(u, self.lengths)]
 
-    def subset(self, indices: Sequence[int], seed: Optional[int] = None) -> "TrainClips":
-        """The videos at ``indices``, windows drawn with ``seed`` (default: this set's)."""
+    def subset(self, indices: list[int], seed: int | None = None) -> "TrainClips":
         return TrainClips([self.videos[i] for i in indices], [self.files[i] for i in indices],
                           [self.lengths[i] for i in indices], self.frames, self.seed if seed is None else seed)
 
     def label_fraction(self, fraction: float, seed: int = 0) -> "TrainClips":
-        """A seeded, class-stratified ``fraction`` of the videos; ``seed`` also draws their windows."""
         return self.subset(stratified_subset(self.labels, fraction, seed), seed)
 
     def __getitem__(self, i: int):
@@ -130,7 +104,7 @@ class TestVideos(_CachedVideos):
         super().__init__(videos, files, lengths, frames)
         self.windows = windows
 
-    def starts(self, i: int) -> List[int]:
+    def starts(self, i: int) -> list[int]:
         return [int(round(s)) for s in np.linspace(0, max(self.lengths[i] - self.frames, 0), self.windows)]
 
     def __getitem__(self, i: int):
@@ -139,20 +113,20 @@ class TestVideos(_CachedVideos):
 
 @dataclass
 class UCF101Data:
-    """What ``load_ucf101`` returns: the classes and the two cached sides of one split."""
+    """What ``load_ucf101`` returns: one split's classes and two sides."""
 
-    classes: List[str]
+    classes: list[str]
     train: TrainClips
     test: TestVideos
     index: SplitIndex
     cache: FrameCache
     frames: int
     size: int
-    skipped: List[str]
+    skipped: list[str]
 
     @property
     def settings(self) -> dict:
-        """The preprocessing, stored with a classifier so evaluation can repeat it."""
+        # stored with a classifier, so evaluation repeats the preprocessing
         return {"split": self.index.split, "frames": self.frames, "size": self.size, "stride": self.cache.stride,
                 "fps": self.cache.fps, "windows": self.test.windows}
 
@@ -162,33 +136,24 @@ class UCF101Data:
                 f"stride {self.cache.stride}; {len(self.skipped)} skipped")
 
 
-def load_ucf101(root: PathLike, cfg: VideoGANConfig, split: int = 1, *, stride: int = 1,
-                fps: Optional[float] = None, windows: int = 5, classes: Optional[Sequence[str]] = None,
-                cache_dir: Optional[PathLike] = None, on_error: str = "raise", seed: int = 0,
-                progress: bool = True, workers: int = 0) -> UCF101Data:
-    """Index, decode (once) and wrap one split for a model config (T = cfg.frames, S = cfg.size).
+def load_ucf101(root, cfg: VideoGANConfig, split=1, *, stride=1, fps=None, windows=5, classes=None,
+                cache_dir=None, on_error="raise", seed=0, progress=True, workers=0) -> UCF101Data:
+    """Index, decode once (into ``cache_dir``, default ``root/.vgan-cache``) and wrap one split.
 
-    classes:   only these (names as in the data set, any letter case), relabelled 0..K-1
-               in the order given; only their videos are decoded. ``["YoYo", "Kayaking"]``
-               is the binary task the earlier PyTorch port ran on UCF-101.
-    cache_dir: where decoded frames go (default ``root/.vgan-cache``).
-    on_error:  "raise" stops at the first bad video or list line with its name; "skip"
-               leaves it out, warns once and keeps every message in ``.skipped``.
-    workers:   decoding processes (0: decode in this process).
-    """
+    classes:  only these, relabelled 0..K-1 in the order given (``["YoYo", "Kayaking"]``: the
+              earlier PyTorch port's binary task); only their videos are decoded.
+    on_error: "raise" stops at the first bad video or line, naming it; "skip" keeps its message
+              in ``.skipped``."""
     ClipSettings(split, stride, fps, windows)
-    check_on_error(on_error)
     index = index_ucf101(root, split, on_error)
     if classes is not None:
         index = select_classes(index, classes)
     cache = FrameCache(cache_dir if cache_dir is not None else Path(root) / ".vgan-cache", cfg.size, stride, fps)
-    skipped, sides = list(index.skipped), []
-    for name, videos in (("train", index.train), ("test", index.test)):
-        *side, bad = cache.prepare(videos, on_error, progress, workers, desc=f"decoding {name} videos")
-        skipped += bad
-        sides.append(side)
+    train, test = (cache.prepare(vs, on_error, progress, workers, desc=f"decoding {name} videos")
+                   for name, vs in (("train", index.train), ("test", index.test)))
+    skipped = index.skipped + train[3] + test[3]
     if skipped:
         warnings.warn(f"skipped {len(skipped)} video(s) or line(s); see .skipped. First: {skipped[0]}", stacklevel=2)
-    return UCF101Data(index.classes, TrainClips(*sides[0], frames=cfg.frames, seed=seed),
-                      TestVideos(*sides[1], frames=cfg.frames, windows=windows), index, cache, cfg.frames, cfg.size,
+    return UCF101Data(index.classes, TrainClips(*train[:3], frames=cfg.frames, seed=seed),
+                      TestVideos(*test[:3], frames=cfg.frames, windows=windows), index, cache, cfg.frames, cfg.size,
                       skipped)

@@ -1,11 +1,6 @@
-"""Decoding videos (PyAV) straight to the model's resolution, once, into a uint8 frame cache.
-
-Each video is decoded in the main process (or a process pool it controls) *before* any
-DataLoader exists, so a broken video is reported here by name and never crashes a
-DataLoader worker; workers only read the cache. A truncated AVI often still decodes its
-first frames; it counts as broken all the same (the RIFF header states the file's
-length), since half a video would silently give the wrong clip windows.
-"""
+"""Decoding videos (PyAV) straight to the model's resolution, once, into a uint8 frame cache."""
+# Decoding happens before any DataLoader exists, so a broken video is reported here by name
+# and never crashes a DataLoader worker: workers only read the cache.
 
 from __future__ import annotations
 
@@ -14,39 +9,21 @@ import hashlib
 import json
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from ..errors import DataError
-from ..files import atomic_path
-from .index import PathLike, Video, report
+from ..files import atomic_path, ensure_writable_dir
+from .index import Video, report
 
 CACHE_VERSION = 1
 
 
-def _check_riff_length(path: Path) -> None:
-    with open(path, "rb") as f:
-        head = f.read(12)
-    if len(head) == 12 and head[:4] == b"RIFF":
-        declared, actual = int.from_bytes(head[4:8], "little") + 8, path.stat().st_size
-        if actual < declared:
-            raise DataError(f"{path}: truncated video ({actual} of {declared} bytes)")
-
-
-def decode_video(path: PathLike, size: int, stride: int = 1, fps: Optional[float] = None) -> np.ndarray:
-    """Decode a video to uint8 ``(N, size, size, 3)``: short side resized to ``size``, centre crop.
-
-    fps:    first resample time to this frame rate (frames repeated or dropped, nearest
-            in time), so videos filmed at 30 and 25 fps move alike.
-    stride: then keep every ``stride``-th frame, so a clip of T frames spans more time.
-
-    Each frame is shrunk as soon as it is decoded (libswscale's area filter averages
-    instead of aliasing), so a long video never sits in memory at full size. Grey
-    videos give three equal channels. A missing, truncated or corrupt file, or one
-    without frames, is a ``DataError`` naming it.
-    """
+def decode_video(path, size: int, stride=1, fps: float | None = None) -> np.ndarray:
+    """uint8 ``(N, size, size, 3)``: short side resized to ``size``, centre crop; ``fps`` resamples
+    time first (nearest frame), then every ``stride``-th frame is kept. Bad files: ``DataError``."""
+    # each frame shrinks as it is decoded (area filter): a long video never sits in memory at full size
     import av
 
     path = Path(path)
@@ -54,8 +31,13 @@ def decode_video(path: PathLike, size: int, stride: int = 1, fps: Optional[float
         raise ValueError(f"stride must be at least 1, got {stride}")
     if not path.is_file():
         raise DataError(f"{path}: no such video file")
-    _check_riff_length(path)
-    out: List[np.ndarray] = []
+    with open(path, "rb") as f:  # an AVI states its length: a truncated one still decodes its first frames
+        head = f.read(12)
+    if len(head) == 12 and head[:4] == b"RIFF":
+        declared, actual = int.from_bytes(head[4:8], "little") + 8, path.stat().st_size
+        if actual < declared:
+            raise DataError(f"{path}: truncated video ({actual} of {declared} bytes)")
+    out: list[np.ndarray] = []
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -90,76 +72,58 @@ def decode_video(path: PathLike, size: int, stride: int = 1, fps: Optional[float
     return np.stack(out)
 
 
-def _decode_job(path: str, dest: str, size: int, stride: int, fps: Optional[float]) -> Tuple[int, Optional[str]]:
+def _decode_job(path: str, dest: str, size: int, stride: int, fps: float | None) -> tuple[int, str | None]:
     # runs in a pool too: errors come back as text, and any error still names the file
     try:
         frames = decode_video(path, size, stride, fps)
         with atomic_path(dest) as tmp, open(tmp, "wb") as f:  # a crash never leaves half a cache file
             np.save(f, frames)
         return len(frames), None
-    except DataError as e:
-        return 0, str(e)
     except Exception as e:
-        return 0, f"{path}: cannot decode video ({type(e).__name__}: {e})"
+        return 0, str(e) if isinstance(e, DataError) else f"{path}: cannot decode video ({type(e).__name__}: {e})"
 
 
 class FrameCache:
-    """Decoded videos as uint8 ``(N, S, S, 3)`` ``.npy`` files, one per (video, settings).
+    """Decoded videos as uint8 ``(N, S, S, 3)`` files ``folder/{S}px-stride{k}[-{fps}fps]/{stem}-{key}.npy``."""
+    # the key hashes the video's path, size and modification time: nothing stale is reused
 
-    folder/``{S}px-stride{k}[-{fps}fps]``/``{stem}-{key}.npy``, the key hashing the video's
-    absolute path, size and modification time: a changed setting or video never reuses
-    a stale file.
-    """
-
-    def __init__(self, folder: PathLike, size: int, stride: int = 1, fps: Optional[float] = None):
+    def __init__(self, folder, size: int, stride=1, fps: float | None = None):
         self.size, self.stride, self.fps = size, stride, fps
         self.folder = Path(folder) / (f"{size}px-stride{stride}" + (f"-{fps:g}fps" if fps else ""))
 
-    def path_for(self, video: PathLike) -> Path:
+    def path_for(self, video) -> Path:
         video = Path(video).resolve()
         st = video.stat()
         key = json.dumps([CACHE_VERSION, str(video), st.st_size, st.st_mtime_ns, self.size, self.stride, self.fps])
         return self.folder / f"{video.stem}-{hashlib.sha1(key.encode()).hexdigest()[:12]}.npy"
 
     def _frames_in(self, dest: Path) -> int:
-        try:
-            a = np.load(dest, mmap_mode="r")
+        try:  # the file names the settings, and atomic writes leave only whole files
+            return len(np.load(dest, mmap_mode="r"))
         except (OSError, ValueError):
             return 0
-        return a.shape[0] if a.dtype == np.uint8 and a.ndim == 4 and a.shape[1:] == (self.size, self.size, 3) else 0
 
-    def prepare(self, videos: Sequence[Video], on_error: str = "raise", progress: bool = True, workers: int = 0,
-                desc: str = "decoding videos") -> Tuple[List[Video], List[Path], List[int], List[str]]:
-        """Decode the videos not cached yet; (videos kept, their cache files, frame counts, skipped messages).
-
-        ``workers`` > 0 decodes in that many processes, 0 here.
-        """
-        skipped, cached, todo = [], {}, []
+    def prepare(self, videos: list[Video], on_error="raise", progress=True, workers=0, desc="decoding videos"):
+        """Decode what is not cached; (videos kept, their cache files, frame counts, skipped messages)."""
+        skipped, cached = [], {}
         for i, v in enumerate(videos):
             if not v.path.is_file():
                 report(f"{v.path}: no such video file", on_error, skipped)
-                continue
-            dest = self.path_for(v.path)
-            n = self._frames_in(dest)
-            if n:
-                cached[i] = (dest, n)
             else:
-                todo.append((i, dest))
+                dest = self.path_for(v.path)
+                cached[i] = (dest, self._frames_in(dest))
+        todo = [(i, dest) for i, (dest, n) in cached.items() if not n]
         if todo:
-            try:
-                self.folder.mkdir(parents=True, exist_ok=True)
-            except OSError as e:
-                raise DataError(f"{self.folder}: cannot create the cache folder ({e.strerror}); "
-                                f"choose another with cache_dir= (vgan --cache)") from None
+            ensure_writable_dir(self.folder)
         jobs = [(str(videos[i].path), str(dest), self.size, self.stride, self.fps) for i, dest in todo]
         use_pool = workers > 0 and len(todo) > 1
         with ProcessPoolExecutor(workers) if use_pool else contextlib.nullcontext() as pool:
             results = pool.map(_decode_job, *zip(*jobs), chunksize=4) if use_pool else (_decode_job(*a) for a in jobs)
             for (i, dest), (n, error) in tqdm(zip(todo, results), total=len(todo), desc=desc, unit="video",
                                               disable=not progress or not todo, dynamic_ncols=True):
+                cached[i] = (dest, n)
                 if error is not None:
                     report(error, on_error, skipped)
-                else:
-                    cached[i] = (dest, n)
+                    del cached[i]
         kept = sorted(cached)
         return ([videos[i] for i in kept], [cached[i][0] for i in kept], [cached[i][1] for i in kept], skipped)

@@ -1,20 +1,10 @@
 """Is the discriminator a feature learner? Fine-tune it to recognise actions (the paper's Table 3).
 
-D loses its last layer and gains Dropout(0.5) and a K-way convolution
-(``model.ActionClassifier``), trained in one of three ways, each a row of the table:
-
-* ``finetune``: start from D's weights and train every layer;
-* ``linear``:   freeze D's trunk, train the new head only: logistic regression on D's
-  features. The trunk stays in eval mode, so its BatchNorm keeps the statistics it
-  learned on the GAN's data;
-* ``scratch``:  the same network with random weights, every layer trained: what the task
-  gives without the GAN's pre-training.
-
-All three get the same budget (epochs, videos, Adam 2e-4 with beta1 0.5, cross-entropy),
-so a gap between ``scratch`` and the others is what D learned from unlabelled video.
-*Clip accuracy* scores every test window; *video accuracy* averages the softmax over a
-video's windows first, as the original evaluation does.
+D's last layer becomes Dropout(0.5) and a K-way convolution (``model.ActionClassifier``),
+trained as ``finetune`` (every layer), ``linear`` (D's trunk frozen: logistic regression on
+D's features) or ``scratch`` (random weights), at the same budget.
 """
+# Equal budgets make a gap between scratch and the others what D learned from unlabelled video.
 
 from __future__ import annotations
 
@@ -22,40 +12,33 @@ import copy
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import nn
 from tqdm.auto import tqdm
 
 from ..checkpoint import _header, atomic_save, load_checkpoint, load_models, read_file
 from ..device import pick_device
 from ..errors import CheckpointError, DataError, one_line
-from ..model import ActionClassifier, VideoGANConfig, init_weights
+from ..model import ActionClassifier, init_weights
 from ..options import check_fields, option
 from ..viz import format_table
 from .clips import TestVideos, TrainClips, UCF101Data
-from .index import PathLike
 
 MODES = ("finetune", "linear", "scratch")
 FORMAT = "vgan_lib.classifier"
-Device = Union[str, torch.device]
 
 
 @dataclass(frozen=True)
 class FinetuneConfig:
-    """One fine-tuning run; the defaults are the original recipe's (24 epochs of batch 10)."""
+    """One fine-tuning run; the defaults are the original recipe's."""
 
-    mode: str = option("finetune", "finetune: all layers; linear: frozen trunk (logistic regression on D's "
-                                   "features); scratch: the same network, random weights", choices=MODES)
+    mode: str = option("finetune", "finetune, linear (frozen trunk) or scratch (random weights)", choices=MODES)
     epochs: int = option(24, "passes over the training videos", at_least=1)
     batch_size: int = option(10, "training videos per batch", at_least=1)
     lr: float = option(2e-4, "Adam learning rate", above=0)
     beta1: float = option(0.5, "Adam beta1", at_least=0, below=1)
-    label_fraction: float = option(1.0, "train on this seeded, class-stratified share of the training videos, "
-                                        "in (0, 1]", above=0)
+    label_fraction: float = option(1.0, "train on this class-stratified share of the videos, in (0, 1]", above=0)
     seed: int = option(0, "seed for the head, windows, order and dropout", at_least=0)
 
     def __post_init__(self):
@@ -64,15 +47,9 @@ class FinetuneConfig:
             raise ValueError(f"label_fraction must be in (0, 1], got {self.label_fraction}")
 
 
-def build_classifier(num_classes: int, mode: str = "finetune", checkpoint: Optional[PathLike] = None,
-                     D: Optional[nn.Module] = None, cfg: Optional[VideoGANConfig] = None,
-                     seed: int = 0) -> ActionClassifier:
-    """An ``ActionClassifier`` for ``mode``: (B, 3, T, S, S) -> logits (B, K).
-
-    finetune / linear: D's trunk (``D`` or the GAN ``checkpoint``'s) and a new head.
-    scratch: random weights everywhere; D or a checkpoint only gives the config (else ``cfg``).
-    New layers start as the original's (N(0, 0.01)), seeded by ``seed``.
-    """
+def build_classifier(num_classes: int, mode="finetune", checkpoint=None, D=None, cfg=None, seed=0) -> ActionClassifier:
+    """An ``ActionClassifier`` for ``mode``, (B, 3, T, S, S) -> logits (B, K): D's trunk and a new head."""
+    # scratch: D, a checkpoint or cfg gives only the network's shape
     FinetuneConfig(mode=mode)
     if num_classes < 2:
         raise ValueError(f"a classifier needs at least 2 classes, got {num_classes}")
@@ -91,7 +68,7 @@ def build_classifier(num_classes: int, mode: str = "finetune", checkpoint: Optio
     return model
 
 
-def _prepare_for_training(model: ActionClassifier, mode: str) -> List[nn.Parameter]:
+def _prepare_for_training(model: ActionClassifier, mode: str) -> list:
     model.train()
     for p in model.trunk.parameters():
         p.requires_grad_(mode != "linear")
@@ -100,21 +77,14 @@ def _prepare_for_training(model: ActionClassifier, mode: str) -> List[nn.Paramet
     return [p for p in model.parameters() if p.requires_grad]
 
 
-def train_classifier(model: ActionClassifier, train: TrainClips, mode: str = "finetune", *, device: Device = "cpu",
-                     workers: int = 0, progress: bool = True, validate: Optional[Callable[[ActionClassifier], dict]]
-                     = None, **settings) -> List[dict]:
-    """Train ``model`` in place; one history dict per epoch. ``settings``: fields of ``FinetuneConfig``.
-
-    Each epoch draws new windows (``train.set_epoch``) and a shuffled order seeded by
-    ``seed``, which also seeds torch's RNG (dropout): a CPU run repeats exactly.
-    validate: called with the model (in eval mode) after every epoch; what it returns
-              joins that epoch's dict. Torch's RNG is restored afterwards, so the run is
-              the same with or without it.
-    """
-    c = FinetuneConfig(mode=mode, **settings)
+def train_classifier(model: ActionClassifier, train: TrainClips, mode="finetune", *, device="cpu", workers=0,
+                     progress=True, validate=None, **settings) -> list[dict]:
+    """Train ``model`` in place (``settings``: ``FinetuneConfig``'s); one history dict per epoch."""
+    # validate(model) adds its numbers to each epoch's dict without changing the run
+    # the seed also seeds torch's RNG (dropout): a CPU run repeats exactly
+    c, device = FinetuneConfig(mode=mode, **settings), pick_device(str(device))
     if len(train) < 2:
         raise DataError(f"need at least 2 training videos, got {len(train)}")
-    device = pick_device(str(device))
     torch.manual_seed(c.seed)
     model.to(device)
     opt = torch.optim.Adam(_prepare_for_training(model, mode), lr=c.lr, betas=(c.beta1, 0.999))
@@ -129,18 +99,12 @@ def train_classifier(model: ActionClassifier, train: TrainClips, mode: str = "fi
             t0, total, correct, loss_sum = time.perf_counter(), 0, 0, 0.0
             for clips, labels in loader:
                 clips, labels = clips.to(device, non_blocking=True), labels.to(device, non_blocking=True)
-                if mode == "linear":
-                    with torch.no_grad():  # a frozen trunk needs no graph
-                        features = model.trunk(clips)
-                    logits = model.head(model.dropout(features)).flatten(1)
-                else:
-                    logits = model(clips)
-                loss = F.cross_entropy(logits, labels)
+                logits = model(clips)  # a frozen trunk builds no graph: nothing in it requires grad
+                loss = torch.nn.functional.cross_entropy(logits, labels)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                total += labels.numel()
-                loss_sum += loss.item() * labels.numel()
+                total, loss_sum = total + labels.numel(), loss_sum + loss.item() * labels.numel()
                 correct += (logits.argmax(1) == labels).sum().item()
                 bar.update(1)
             rec = {"epoch": epoch + 1, "loss": loss_sum / total, "train_accuracy": correct / total,
@@ -160,10 +124,10 @@ def train_classifier(model: ActionClassifier, train: TrainClips, mode: str = "fi
 class Evaluation:
     """Test results. ``confusion[i, j]``: videos of class i predicted as j (video level)."""
 
-    classes: List[str]
+    classes: list[str]
     clip_accuracy: float
     video_accuracy: float
-    per_class_accuracy: List[float]  # NaN for a class without test videos
+    per_class_accuracy: list[float]  # NaN for a class without test videos
     confusion: np.ndarray            # (K, K) int
     num_videos: int
     num_clips: int
@@ -174,8 +138,7 @@ class Evaluation:
                 "confusion": self.confusion.tolist()}
 
     def format(self, max_matrix: int = 20) -> str:
-        """Accuracies, per-class accuracy, and the confusion matrix (beyond ``max_matrix`` classes:
-        its largest off-diagonal cells)."""
+        """Accuracies, per class, and the confusion matrix (its largest cells past ``max_matrix`` classes)."""
         k = len(self.classes)
         per_class = [[name, "n/a" if math.isnan(a) else f"{a:.3f}", int(row.sum())]
                      for name, a, row in zip(self.classes, self.per_class_accuracy, self.confusion)]
@@ -183,9 +146,8 @@ class Evaluation:
                  f"{self.clip_accuracy:.3f} ({self.num_clips} clips), chance {1 / k:.3f}",
                  format_table(["class", "video accuracy", "videos"], per_class)]
         if k <= max_matrix:
-            lines += ["confusion (rows: true, columns: predicted, in class order):",
-                      format_table(["", *range(1, k + 1)], [[c, *map(int, r)] for c, r in zip(self.classes,
-                                                                                            self.confusion)])]
+            rows = [[c, *map(int, r)] for c, r in zip(self.classes, self.confusion)]
+            lines += ["confusion (rows: true, columns: predicted):", format_table(["", *range(1, k + 1)], rows)]
         else:
             off = sorted(((int(self.confusion[i, j]), i, j) for i in range(k) for j in range(k)
                           if i != j and self.confusion[i, j]), reverse=True)[:10]
@@ -197,12 +159,10 @@ class Evaluation:
 
 
 @torch.no_grad()
-def evaluate(model: ActionClassifier, test: TestVideos, classes: Optional[Sequence[str]] = None,
-             batch_size: int = 4, device: Device = "cpu", workers: int = 0, progress: bool = False) -> Evaluation:
-    """Clip- and video-level accuracy, per-class accuracy and confusion of ``model`` on ``test``.
-
-    A batch of B videos of W windows goes through as (B*W, 3, T, S, S) -> logits (B, W, K).
-    """
+def evaluate(model: ActionClassifier, test: TestVideos, classes: list[str] | None = None, batch_size=4,
+             device="cpu", workers=0, progress=False) -> Evaluation:
+    """Clip accuracy, and video accuracy: the softmax averaged over a video's windows, as the original."""
+    # B videos of W windows go through as (B*W, 3, T, S, S) -> logits (B, W, K)
     device, k = pick_device(str(device)), model.num_classes
     classes = list(classes) if classes is not None else [str(i + 1) for i in range(k)]
     if len(classes) != k:
@@ -217,27 +177,22 @@ def evaluate(model: ActionClassifier, test: TestVideos, classes: Optional[Sequen
         clip_correct += (logits.argmax(2) == labels[:, None]).sum().item()
         clips_seen += b * w
         np.add.at(confusion, (labels.numpy(), logits.softmax(2).mean(1).argmax(1).numpy()), 1)
-    per_video = confusion.sum(1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_class = (np.diag(confusion) / per_video).astype(float).tolist()
-    n = int(per_video.sum())
+    n, per_class = int(confusion.sum()), [float(c / m) if m else math.nan for c, m in zip(confusion.diagonal(),
+                                                                                          confusion.sum(1))]
     return Evaluation(classes, clip_correct / max(clips_seen, 1), float(np.trace(confusion)) / max(n, 1),
                       per_class, confusion, n, clips_seen)
 
 
-def save_classifier(path: PathLike, model: ActionClassifier, classes: Sequence[str], mode: str,
-                    settings: Optional[dict] = None, extra: Optional[dict] = None):
-    """Write the classifier (weights, config, class names, mode, ``UCF101Data.settings``) atomically;
-    it loads with ``weights_only=True``."""
+def save_classifier(path, model: ActionClassifier, classes: list[str], mode: str, settings=None, extra=None):
+    """Write the classifier, its class names, mode and data ``settings``; loads with ``weights_only``."""
     return atomic_save({**_header(FORMAT), "model_config": model.cfg.to_dict(), "num_classes": model.num_classes,
                         "classes": list(classes), "mode": mode, "settings": dict(settings or {}),
                         "weights": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                         "extra": extra or {}}, path)
 
 
-def load_classifier(path: PathLike, device: Device = "cpu") -> Tuple[ActionClassifier, dict]:
-    """(classifier in eval mode, info: classes, mode, settings, extra, model_config); anything but a
-    classifier file is a one-line CheckpointError."""
+def load_classifier(path, device="cpu") -> tuple[ActionClassifier, dict]:
+    """(classifier in eval mode, info: classes, mode, settings, extra, model_config)."""
     state = read_file(path, FORMAT)
     try:
         model = ActionClassifier(state["model_config"], int(state["num_classes"]))
@@ -250,44 +205,33 @@ def load_classifier(path: PathLike, device: Device = "cpu") -> Tuple[ActionClass
 
 
 @dataclass
-class FinetuneResult:
-    """One run of ``fit_classifier``."""
-
+class FinetuneResult:  # one run of fit_classifier
     model: ActionClassifier
     mode: str
     seed: int
     label_fraction: float
     epochs: int
     train_videos: int
-    history: List[dict]
+    history: list[dict]
     evaluation: Evaluation
     seconds: float
 
     def to_dict(self) -> dict:
         """The run's numbers without the model: one row of an experiment table."""
         ev = self.evaluation
-        return {"mode": self.mode, "seed": self.seed, "label_fraction": self.label_fraction, "epochs": self.epochs,
-                "train_videos": self.train_videos, "test_videos": ev.num_videos, "clip_accuracy": ev.clip_accuracy,
-                "video_accuracy": ev.video_accuracy, "seconds": self.seconds,
+        return {**{k: v for k, v in vars(self).items() if k not in ("model", "history", "evaluation")},
+                "test_videos": ev.num_videos, "clip_accuracy": ev.clip_accuracy, "video_accuracy": ev.video_accuracy,
                 "final_loss": self.history[-1]["loss"] if self.history else None}
 
 
-def fit_classifier(data: UCF101Data, mode: str = "finetune", checkpoint: Optional[PathLike] = None,
-                   D: Optional[nn.Module] = None, cfg: Optional[VideoGANConfig] = None, *, device: Device = "cpu",
-                   workers: int = 0, progress: bool = True, track_test: bool = False, **settings) -> FinetuneResult:
-    """Build a classifier for ``mode``, train it on ``data.train``, test it on ``data.test``.
-
-    settings:   the other fields of ``FinetuneConfig``; ``label_fraction`` < 1 trains on
-                that seeded, class-stratified share of the training videos (the test set stays whole).
-    track_test: also score ``data.test`` after every epoch (history keys ``clip_accuracy``,
-                ``video_accuracy``); only for a validation set of held-out training groups,
-                never to choose settings on a real test set.
-    """
+def fit_classifier(data: UCF101Data, mode="finetune", checkpoint=None, D=None, cfg=None, *, device="cpu", workers=0,
+                   progress=True, track_test=False, **settings) -> FinetuneResult:
+    """Build a classifier, train it on ``data.train`` (``settings``: ``FinetuneConfig``'s), test it."""
+    # track_test scores data.test every epoch: for held-out training groups, never a real test set
     c = FinetuneConfig(mode=mode, **settings)
     model = build_classifier(len(data.classes), mode, checkpoint=checkpoint, D=D, cfg=cfg, seed=c.seed)
     if (data.frames, data.size) != (model.cfg.frames, model.cfg.size):
-        raise DataError(f"the data's clips have {data.frames} frames of {data.size}x{data.size} but the model "
-                        f"expects {model.cfg.frames} of {model.cfg.size}x{model.cfg.size}")
+        raise DataError(f"clips of {data.frames}x{data.size}x{data.size} do not fit this model's {model.cfg}")
     train = data.train.label_fraction(c.label_fraction, c.seed)
 
     def validate(m):

@@ -1,35 +1,27 @@
-"""Which videos, which class, train or test: the index of a UCF-101-style data set.
-
-* The official download: ``ucfTrainTestlist/classInd.txt`` (``1 ApplyEyeMakeup`` ...,
-  1-indexed), ``trainlistNN.txt`` (``Class/v_Class_gGG_cCC.avi label``) and
-  ``testlistNN.txt`` (the path only), CRLF line ends, videos under ``UCF-101/Class/``.
-  The class comes from the *folder*: ``HandstandPushups/`` holds ``v_HandStandPushups_*``.
-* A bare tree of class folders (``Class/*.avi``), split by *group*. UCF-101's 25 groups
-  are clips cut from one recording (same person, same room); a group in both train and
-  test would let a classifier win by recognising the room. Split k tests groups
-  7(k-1)+1 .. 7k of 25 (scaled to the groups there are), as the official lists do.
-"""
+"""Which videos, which class, train or test: the official UCF-101 lists, or a bare tree of class
+folders split by *group* as the official splits are."""
+# The official lists: classInd.txt, trainlistNN.txt with 1-indexed labels, testlistNN.txt, CRLF
+# line ends; the class comes from the *folder* (HandstandPushups/ holds v_HandStandPushups_*).
+# A UCF-101 group is one recording (same person, same room): a group in train and test would
+# let a classifier win by knowing the room.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from ..errors import DataError
 
-PathLike = Union[str, os.PathLike]
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v")
 _UCF_NAME = re.compile(r"^v_(?P<cls>.+)_g(?P<group>\d+)_c(?P<clip>\d+)$")
 
 
 @dataclass(frozen=True)
 class Video:
-    """One video file, its class (0-indexed) and its group ("g08", or the file stem)."""
+    """One video file, its class (0-indexed) and group ("g08", or the file stem)."""
 
     path: Path
     label: int
@@ -40,27 +32,22 @@ class Video:
 class SplitIndex:
     """The videos of one split; ``layout`` is "official" (split lists) or "folders" (bare tree)."""
 
-    classes: List[str]
-    train: List[Video]
-    test: List[Video]
+    classes: list[str]
+    train: list[Video]
+    test: list[Video]
     split: int
     layout: str
-    skipped: List[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
 
 
-def check_on_error(on_error: str) -> None:
-    if on_error not in ("raise", "skip"):
-        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-
-
-def report(message: str, on_error: str, skipped: List[str]) -> None:
-    """Raise ``message`` as a DataError, or with ``on_error="skip"`` keep it in ``skipped``."""
+def report(message: str, on_error: str, skipped: list[str]) -> None:
+    # on_error="skip" keeps the message instead of raising it
     if on_error == "raise":
         raise DataError(message)
     skipped.append(message)
 
 
-def _lines(path: Path) -> List[Tuple[int, List[str]]]:
+def _lines(path: Path) -> list[tuple[int, list[str]]]:
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     with open(path, encoding="utf-8", errors="replace") as f:
@@ -68,8 +55,8 @@ def _lines(path: Path) -> List[Tuple[int, List[str]]]:
         return [(n, line.split()) for n, line in enumerate(f, 1) if line.split()]
 
 
-def read_class_index(path: PathLike) -> List[str]:
-    """Class names from classInd.txt in label order: ``names[0]`` is the class labelled 1."""
+def read_class_index(path) -> list[str]:
+    """Class names from classInd.txt: ``names[0]`` is the class labelled 1."""
     path, names = Path(path), {}
     for n, tokens in _lines(path):
         if len(tokens) != 2 or not tokens[0].isdigit() or int(tokens[0]) in names:
@@ -80,7 +67,7 @@ def read_class_index(path: PathLike) -> List[str]:
     return [names[k] for k in sorted(names)]
 
 
-def parse_ucf_name(name: str) -> Optional[Tuple[str, int, int]]:
+def parse_ucf_name(name: str) -> tuple[str, int, int] | None:
     """``"v_YoYo_g08_c03.avi"`` -> ``("YoYo", 8, 3)``; None for other names."""
     m = _UCF_NAME.match(Path(name).stem)
     return (m["cls"], int(m["group"]), int(m["clip"])) if m else None
@@ -91,7 +78,7 @@ def _video(path: Path, label: int) -> Video:
     return Video(path, label, f"g{parsed[1]:02d}" if parsed else path.stem)
 
 
-def _resolve(root: Path, rel: str, listings: Dict[Path, Dict[str, str]]) -> Optional[Path]:
+def _resolve(root: Path, rel: str, listings: dict[Path, dict[str, str]]) -> Path | None:
     # copies made on case-insensitive file systems do not always keep the lists' letter case
     here = root
     for part in Path(rel).parts:
@@ -103,13 +90,8 @@ def _resolve(root: Path, rel: str, listings: Dict[Path, Dict[str, str]]) -> Opti
     return here if here.is_file() else None
 
 
-def read_split_list(path: PathLike, classes: Sequence[str], video_root: PathLike,
-                    on_error: str = "raise") -> Tuple[List[Video], List[str]]:
-    """The videos a trainlistNN.txt or testlistNN.txt names, and the messages of skipped lines.
-
-    A line is ``Class/file.avi [label]``; a label must be in 1..len(classes) and agree
-    with the folder, without one the folder names the class.
-    """
+def read_split_list(path, classes: list[str], video_root, on_error="raise") -> tuple[list[Video], list[str]]:
+    """(videos, skipped messages) of a list; a line is ``Class/file.avi [label]`` (label 1..K)."""
     path, root = Path(path), Path(video_root)
     lookup = {name.lower(): i for i, name in enumerate(classes)}
     videos, skipped, listings = [], [], {}
@@ -118,10 +100,8 @@ def read_split_list(path: PathLike, classes: Sequence[str], video_root: PathLike
         folder = rel.split("/")[0] if "/" in rel else None
         label = lookup.get(folder.lower()) if folder else None
         where = f"{path}:{n}:"
-        if len(tokens) > 2:
-            problem = f"{where} expected '<Class/file.avi> [label]', got {' '.join(tokens)!r}"
-        elif len(tokens) == 2 and not tokens[1].lstrip("-").isdigit():
-            problem = f"{where} label {tokens[1]!r} is not a whole number"
+        if len(tokens) > 2 or len(tokens) == 2 and not tokens[1].lstrip("-").isdigit():
+            problem = f"{where} expected '<Class/file.avi> [whole-number label]', got {' '.join(tokens)!r}"
         elif len(tokens) == 2 and not 1 <= int(tokens[1]) <= len(classes):
             problem = f"{where} label {tokens[1]} is outside classInd.txt (1..{len(classes)})"
         elif len(tokens) == 2 and label not in (None, int(tokens[1]) - 1):
@@ -149,13 +129,9 @@ def held_out_groups(split: int, num_groups: int = 25) -> set:
     return set(range((split - 1) * block + 1, split * block + 1))
 
 
-def group_split(videos: Sequence[Video], split: int = 1) -> Tuple[List[Video], List[Video]]:
-    """(train, test) with every group wholly on one side.
-
-    UCF-101 names (``_gGG_``) follow ``held_out_groups``; otherwise each class's groups
-    (file stems) are shuffled, seeded by the split, and 7 in 25 of them (at least one
-    where a class has two) test.
-    """
+def group_split(videos: list[Video], split: int = 1) -> tuple[list[Video], list[Video]]:
+    """(train, test), every group wholly on one side."""
+    # UCF-101 names follow held_out_groups; else 7 in 25 of each class's groups, seeded by the split
     parsed = [parse_ucf_name(v.path.name) for v in videos]
     if videos and all(parsed):
         tests = held_out_groups(split, max(p[1] for p in parsed))
@@ -170,11 +146,8 @@ def group_split(videos: Sequence[Video], split: int = 1) -> Tuple[List[Video], L
     return [v for v, t in zip(videos, in_test) if not t], [v for v, t in zip(videos, in_test) if t]
 
 
-def scan_class_folders(video_root: PathLike, on_error: str = "raise") -> Tuple[List[str], List[Video], List[str]]:
-    """(classes, videos, skipped messages) of a bare tree ``video_root/Class/*.avi``.
-
-    Folders starting with "." or "_" (the frame cache, notebook checkpoints) are not classes.
-    """
+def scan_class_folders(video_root, on_error="raise") -> tuple[list[str], list[Video], list[str]]:
+    """(classes, videos, skipped messages) of ``video_root/Class/*.avi``; "." and "_" folders are not classes."""
     root = Path(video_root)
     classes, videos, skipped = [], [], []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
@@ -189,13 +162,10 @@ def scan_class_folders(video_root: PathLike, on_error: str = "raise") -> Tuple[L
     return classes, videos, skipped
 
 
-def index_ucf101(root: PathLike, split: int = 1, on_error: str = "raise") -> SplitIndex:
-    """Index a data set: the official lists when there are any, else a bare class tree.
-
-    ``root`` holds ``ucfTrainTestlist/`` and ``UCF-101/`` (the official download
-    unpacked), or is the ``UCF-101`` folder itself, or a tree of class folders.
-    """
-    check_on_error(on_error)
+def index_ucf101(root, split=1, on_error="raise") -> SplitIndex:
+    """Index the official download (``ucfTrainTestlist/``, ``UCF-101/``) or a tree of class folders."""
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     held_out_groups(split)  # checks split
     root = Path(root)
     if not root.is_dir():
@@ -217,19 +187,16 @@ def index_ucf101(root: PathLike, split: int = 1, on_error: str = "raise") -> Spl
     return SplitIndex(classes, train, test, split, "official", skipped + skipped_test)
 
 
-def select_classes(index: SplitIndex, classes: Sequence[str]) -> SplitIndex:
+def select_classes(index: SplitIndex, classes: list[str]) -> SplitIndex:
     """Only ``classes`` (any letter case), relabelled 0..K-1 in the order given."""
     lookup = {name.lower(): i for i, name in enumerate(index.classes)}
     missing = [c for c in classes if c.lower() not in lookup]
     if missing:
-        raise DataError(f"no class {', '.join(map(repr, missing))} in this data set "
-                        f"({len(index.classes)} classes: {', '.join(index.classes[:5])}, ...)")
+        raise DataError(f"no class {', '.join(map(repr, missing))} among {', '.join(index.classes[:5])}, ...")
     new = {lookup[c.lower()]: i for i, c in enumerate(classes)}
     if len(new) != len(classes) or len(new) < 2:
         raise ValueError(f"classes must name at least 2 different classes, got {list(classes)}")
 
-    def keep(videos):
-        return [Video(v.path, new[v.label], v.group) for v in videos if v.label in new]
-
-    return SplitIndex([index.classes[o] for o in new], keep(index.train), keep(index.test), index.split,
-                      index.layout, list(index.skipped))
+    train, test = ([Video(v.path, new[v.label], v.group) for v in vs if v.label in new]
+                   for vs in (index.train, index.test))
+    return SplitIndex([index.classes[o] for o in new], train, test, index.split, index.layout, list(index.skipped))

@@ -1,14 +1,12 @@
 """A generated action set in UCF-101's own format: real ``.avi`` files and CRLF split lists.
 
-UCF-101 (6.5 GB) cannot be fetched from every machine, so the kit writes a stand-in the
-loader reads exactly as the real thing: ``UCF-101/Class/v_Class_gGG_cCC.avi`` (MPEG-4
-part 2, as UCF-101's xvid files) and ``ucfTrainTestlist/`` with classInd.txt and three
-splits. Each class is a way of *moving* (YoYo: fast up and down; Kayaking: a steady glide
-with a bob at each stroke; ...); clip c of group g shows the same scene and object in
-every class, so a still frame cannot tell the classes apart. Most videos are 320x240 at
-25 fps, some have another size, aspect or rate, and lengths vary, some under 32 frames.
-``ActionSpec(classes=2)`` is the YoYo-vs-Kayaking task of the earlier PyTorch port.
+Each class is a way of *moving* (YoYo: fast up and down; Kayaking: a steady glide, ...);
+clip c of group g shows the same scene and object in every class, so a still frame cannot
+tell the classes apart. ``ActionSpec(classes=2)`` is the earlier PyTorch port's YoYo vs Kayaking.
 """
+# UCF-101 (6.5 GB) cannot be fetched from every machine. Like it, most videos are 320x240 at
+# 25 fps (MPEG-4 part 2, as its xvid files), some have another size, aspect or rate, and
+# lengths vary, some under 32 frames.
 
 from __future__ import annotations
 
@@ -18,14 +16,14 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from types import SimpleNamespace
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from ..files import atomic_path, dataset_is_current, ensure_writable_dir, write_manifest, write_text_atomic
 from ..options import check_fields, option
-from .index import PathLike, held_out_groups
+from .index import held_out_groups
 
 
 # ---------------------------------------------------------------------------- motions
@@ -114,7 +112,7 @@ def _shaking(t, r, p, aw, ah):
 
 # The order decides which classes ``classes=K`` takes: the first two are the binary task of the
 # earlier PyTorch port. classInd.txt lists the chosen ones alphabetically, as UCF-101 does.
-CATALOG: Dict[str, Callable] = dict(
+CATALOG = dict(  # name -> motion
     YoYo=_yoyo, Kayaking=_kayaking, Swing=_swing, Spinning=_spinning, Bouncing=_bouncing, Circling=_circling,
     Falling=_falling, Rising=_rising, Pulsing=_pulsing, Racing=_racing, Shaking=_shaking)
 
@@ -125,19 +123,15 @@ _ODD_FPS = (30, 15)
 
 @dataclass(frozen=True)
 class ActionSpec:
-    """What ``make_actions`` writes; video (class, group, clip) is the same whatever else is generated.
+    """What ``make_actions`` writes; video (class, group, clip) is the same whatever else is generated."""
+    # odd_fraction: videos of another frame size (half of them another rate); clutter: static blocks
+    # and a still look-alike in each scene, a harder set where a small network learns the scenes
 
-    ``odd_fraction`` of the videos get another frame size (half of those another rate);
-    ``clutter`` adds static blocks and a still look-alike of the object to each scene: a
-    harder set, where a small network trained from scratch learns the scenes, not the motion.
-    """
-
-    classes: int = option(10, f"number of classes K, 1-{len(CATALOG)}: the first K motions (2: YoYo, Kayaking)",
-                          at_least=1, below=len(CATALOG) + 1)
+    classes: int = option(10, "number of classes K, 1-11: the first K motions", at_least=1, below=len(CATALOG) + 1)
     groups: int = option(25, "groups per class (UCF-101: 25)", at_least=3)
     clips_per_group: int = option(4, "videos per group (UCF-101: 4-7)", at_least=1)
     seed: int = option(0, "data seed", at_least=0)
-    frame_size: Tuple[int, int] = (320, 240)
+    frame_size: tuple[int, int] = (320, 240)
     fps: int = 25
     min_frames: int = 24
     max_frames: int = 48
@@ -156,8 +150,8 @@ class ActionSpec:
         return {**asdict(self), "frame_size": list(self.frame_size)}
 
 
-def class_names(k: int) -> List[str]:
-    """The K classes, in classInd order (alphabetical)."""
+def class_names(k: int) -> list[str]:
+    # classInd order: alphabetical
     return sorted(list(CATALOG)[:k])
 
 
@@ -166,16 +160,6 @@ def _file_name(cls: str, group: int, clip: int) -> str:
 
 
 # ---------------------------------------------------------------------------- drawing
-
-class _Params:
-    # a clip's random placement: start position, phase, direction, base angle
-    def __init__(self, r: np.random.Generator, aw: float, ah: float):
-        self.x0 = r.uniform(-0.3, 0.3) * aw
-        self.y0 = r.uniform(-0.2, 0.2) * ah
-        self.phase = r.uniform(0, 2 * np.pi)
-        self.direction = r.choice([-1.0, 1.0])
-        self.angle = r.uniform(0, np.pi)
-
 
 def _scene(r: np.random.Generator, w: int, h: int, blocks: bool = True) -> np.ndarray:
     # a static background (h, w, 3) float32 in [0, 1]: a tilted two-colour gradient, soft blobs, blocks
@@ -211,9 +195,8 @@ def _draw(frame: np.ndarray, look: _Look, x: float, y: float, angle: float, scal
     h, w = frame.shape[:2]
     cx, cy = w / 2 + x * short, h / 2 + y * short
     a, b = look.a * scale * short, look.b * scale * short
-    reach = a + 1
-    x0, x1 = max(int(cx - reach), 0), min(int(cx + reach) + 1, w)
-    y0, y1 = max(int(cy - reach), 0), min(int(cy + reach) + 1, h)
+    x0, x1 = max(int(cx - (a + 1)), 0), min(int(cx + (a + 1)) + 1, w)
+    y0, y1 = max(int(cy - (a + 1)), 0), min(int(cy + (a + 1)) + 1, h)
     if x0 >= x1 or y0 >= y1:
         return
     dx = np.arange(x0, x1, dtype=np.float32)[None, :] + 0.5 - cx
@@ -227,15 +210,14 @@ def _draw(frame: np.ndarray, look: _Look, x: float, y: float, angle: float, scal
 
 
 @lru_cache(maxsize=16)
-def _group_scene(seed: int, group: int, w: int, h: int, clutter: bool = True) -> Tuple[np.ndarray, _Look]:
+def _group_scene(seed: int, group: int, w: int, h: int, clutter: bool = True) -> tuple[np.ndarray, _Look]:
     # A group's scene, uint8 (h + 2m, w + 2m, 3) with m = 8 % of the short side, of which each clip
     # crops its own (h, w) view: a UCF-101 group shares a place, not the exact camera position.
     # The seed leaves the class out on purpose: group g shows the same object in the same place in
     # every class, so learning the training groups' scenes teaches nothing about the labels.
     g = np.random.default_rng([seed, group])
     short = min(w, h)
-    m = round(0.08 * short)
-    scene = _scene(g, w + 2 * m, h + 2 * m, blocks=clutter)
+    scene = _scene(g, w + 2 * round(0.08 * short), h + 2 * round(0.08 * short), blocks=clutter)
     look = _Look(g)
     for _ in range(g.integers(0, 2) if clutter else 0):  # a static look-alike: shape alone is no clue
         _draw(scene, _Look(g), g.uniform(-0.4, 0.4) * w / short, g.uniform(-0.35, 0.35) * h / short,
@@ -245,15 +227,14 @@ def _group_scene(seed: int, group: int, w: int, h: int, clutter: bool = True) ->
     return (scene * 255 + 0.5).astype(np.uint8), look
 
 
-def render_video(spec: ActionSpec, cls: str, group: int, clip: int) -> Tuple[np.ndarray, int]:
+def render_video(spec: ActionSpec, cls: str, group: int, clip: int) -> tuple[np.ndarray, int]:
     """Video ``clip`` of ``group`` of class ``cls``: (uint8 (N, H, W, 3), fps)."""
     # Two random streams: ``v`` (without the class) fixes all a still frame shows, ``r`` (with
     # the class) only the motion's numbers: clip c of group g is a minimal pair across classes.
     cls_id = list(CATALOG).index(cls)
     v = np.random.default_rng([spec.seed, group, clip])             # the picture, shared by all classes
     r = np.random.default_rng([spec.seed, group, clip, 1 + cls_id])  # the class's motion
-    w, h = spec.frame_size
-    fps = spec.fps
+    (w, h), fps = spec.frame_size, spec.fps
     if v.random() < spec.odd_fraction:
         w, h = _ODD_SIZES[v.integers(len(_ODD_SIZES))]
         if v.random() < 0.5:
@@ -266,19 +247,21 @@ def render_video(spec: ActionSpec, cls: str, group: int, clip: int) -> Tuple[np.
     gain = v.uniform(0.85, 1.15)                        # this clip's exposure
     scene = np.clip(big[y0:y0 + h, x0:x0 + w] * gain, 0, 255).astype(np.uint8)
     t = np.arange(n) / fps
-    xs, ys, angles, scales = CATALOG[cls](t, r, _Params(v, aw, ah), aw, ah)
+    # the clip's placement: start position, phase, direction, base angle
+    p = SimpleNamespace(x0=v.uniform(-0.3, 0.3) * aw, y0=v.uniform(-0.2, 0.2) * ah, phase=v.uniform(0, 2 * np.pi),
+                        direction=v.choice([-1.0, 1.0]), angle=v.uniform(0, np.pi))
+    xs, ys, angles, scales = CATALOG[cls](t, r, p, aw, ah)
     video = np.repeat(scene[None], n, axis=0)
     for i in range(n):
         _draw(video[i], look, xs[i], ys[i], angles[i], scales[i], short)
     return video, fps
 
 
-def write_avi(path: PathLike, frames: np.ndarray, fps: int = 25, codec: str = "mpeg4") -> Path:
-    """Write uint8 frames (N, H, W, 3) as an .avi with PyAV (even H and W for yuv420p)."""
+def write_avi(path, frames: np.ndarray, fps=25, codec="mpeg4") -> Path:
+    """Write uint8 frames (N, H, W, 3), H and W even, as an .avi."""
     import av
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path, suffix=".avi") as tmp, av.open(str(tmp), "w", format="avi") as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = frames.shape[2], frames.shape[1]
@@ -288,28 +271,23 @@ def write_avi(path: PathLike, frames: np.ndarray, fps: int = 25, codec: str = "m
         for f in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))
         container.mux(stream.encode())
-    return path
+    return Path(path)
 
 
-def _write_one(root: str, spec: ActionSpec, cls: str, group: int, clip: int) -> str:
-    rel = _file_name(cls, group, clip)
+def _write_one(root: str, spec: ActionSpec, cls: str, group: int, clip: int) -> None:
     video, fps = render_video(spec, cls, group, clip)
-    write_avi(Path(root) / "UCF-101" / rel, video, fps, spec.codec)
-    return rel
+    write_avi(Path(root) / "UCF-101" / _file_name(cls, group, clip), video, fps, spec.codec)
 
 
-def _write_text(path: Path, lines: List[str]) -> None:
+def _write_text(path: Path, lines: list[str]) -> None:
     # CRLF, as the official split files; newline="" stops Python translating "\n"
     write_text_atomic(path, "".join(line + "\r\n" for line in lines), newline="")
 
 
-def make_actions(out_dir: PathLike, spec: ActionSpec = ActionSpec(), workers: Optional[int] = None,
-                 progress: bool = True, overwrite: bool = False) -> Path:
-    """Write ``UCF-101/<Class>/*.avi``, ``ucfTrainTestlist/`` and ``actions.json`` (the spec) under
-    ``out_dir``; a folder already holding this spec is left as it is. ``workers``: processes
-    (default: all cores, at most 8; 1 writes here)."""
-    out = Path(out_dir)
-    wanted = spec.to_dict()
+def make_actions(out_dir, spec: ActionSpec = ActionSpec(), workers=None, progress=True, overwrite=False) -> Path:
+    """Write ``UCF-101/<Class>/*.avi``, ``ucfTrainTestlist/`` and ``actions.json`` under ``out_dir``."""
+    # a folder already holding this spec is left as it is; workers: processes (default: cores, at most 8)
+    out, wanted = Path(out_dir), spec.to_dict()
     if not overwrite and dataset_is_current(out, "actions.json", wanted):
         return out
     ensure_writable_dir(out)
