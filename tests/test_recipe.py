@@ -92,3 +92,18 @@ def test_the_shipped_models_recipe_is_its_schedule():
     assert recipe.phases[-1].config.extras == {"blend": 50.0, "flicker": 300.0} and recipe.phases[-1].new_optimisers
     assert recipe.model_config.to_dict() == {"frames": 16, "size": 32, "z_dim": 100, "width": 32,
                                              "generator": "two_stream"}
+
+
+def test_every_command_in_the_shipped_models_manifest_runs_with_todays_cli():
+    import json
+    import shlex
+
+    from vgan_lib.cli import build_parser
+
+    manifest = json.loads((ROOT / "vgan_lib" / "weights" / "small-synthetic.json").read_text())
+    assert manifest["recipe"] == "recipes/small-synthetic.toml"
+    commands = [shlex.split(c.split("#")[0]) for c in manifest["commands"]]
+    vgan = [c[c.index("vgan") + 1:] for c in commands if "vgan" in c]
+    assert len(vgan) >= 7
+    for argv in vgan:
+        build_parser().parse_args(argv)   # exits with status 2 on an option the CLI no longer has
