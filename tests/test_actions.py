@@ -185,4 +185,4 @@ def test_cli_make_actions_writes_the_set(tmp_path, capsys):
     assert len(list((out / "UCF-101").glob("*/*.avi"))) == 6
     assert "6 videos of 2 classes" in capsys.readouterr().out
     assert main(["make-actions", "--out", str(out), "--groups", "2"]) == 2
-    assert "groups must be at least 3" in capsys.readouterr().err
+    assert "argument --groups: must be at least 3" in capsys.readouterr().err

@@ -78,7 +78,7 @@ def test_a_file_that_is_not_a_checkpoint_is_named_in_one_line(tmp_path):
 
 def test_one_format_check_tells_a_classifier_file_from_a_gan_checkpoint(tmp_path, tiny_cfg):
     gan = save_checkpoint(tmp_path / "gan.pt", _trainer(tiny_cfg))
-    with pytest.raises(CheckpointError, match="gan.pt: is a vgan_lib GAN checkpoint, not a action classifier"):
+    with pytest.raises(CheckpointError, match="gan.pt: is a vgan_lib GAN checkpoint, not a classifier"):
         checkpoint.read_file(gan, "vgan_lib.classifier")
     state = torch.load(gan, weights_only=True)
     state["format_version"] = 99

@@ -26,11 +26,11 @@ __all__ = ["GAN_FORMAT", "atomic_save", "read_file", "save_checkpoint", "save_we
            "load_networks", "load_models"]
 
 GAN_FORMAT = "vgan_lib.checkpoint"
-FORMATS = {GAN_FORMAT: ("GAN checkpoint", 1), "vgan_lib.classifier": ("action classifier", 1)}
+FORMATS = {GAN_FORMAT: ("GAN checkpoint", 1), "vgan_lib.classifier": ("classifier", 1)}
 PathLike = Union[str, os.PathLike]
 
 
-def _header(fmt: str) -> dict:
+def header(fmt: str) -> dict:
     from . import __version__
     # torch_version as a plain str: weights_only loading refuses torch's TorchVersion
     return {"format": fmt, "format_version": FORMATS[fmt][1], "library_version": __version__,
@@ -80,14 +80,14 @@ def read_file(path: PathLike, fmt: str = GAN_FORMAT) -> dict:
 
 def save_checkpoint(path: PathLike, state: dict, model_config: VideoGANConfig, extra: Optional[dict] = None) -> Path:
     """Write a trainer's ``state_dict()`` with the model config, torch's RNG state and the versions."""
-    return atomic_save({**state, **_header(GAN_FORMAT), "kind": "training", "model_config": model_config.to_dict(),
+    return atomic_save({**state, **header(GAN_FORMAT), "kind": "training", "model_config": model_config.to_dict(),
                         "torch_rng": torch.get_rng_state(), "extra": extra or {}}, path)
 
 
 def save_weights(path: PathLike, G, D, extra: Optional[dict] = None) -> Path:
     """A smaller file with only the model weights and config (no optimiser state)."""
     cpu = lambda m: {k: v.detach().cpu() for k, v in m.state_dict().items()}  # noqa: E731
-    return atomic_save({**_header(GAN_FORMAT), "kind": "weights", "model_config": G.cfg.to_dict(),
+    return atomic_save({**header(GAN_FORMAT), "kind": "weights", "model_config": G.cfg.to_dict(),
                         "G": cpu(G), "D": cpu(D), "extra": extra or {}}, path)
 
 

@@ -56,6 +56,7 @@ def _positive_float(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     from .options import add_model_options, add_options
+    from .synthetic import SyntheticSpec
     from .train import TrainConfig
 
     parser = _Parser(prog=PROG, description="VideoGAN teaching kit: data, training, sampling.")
@@ -66,12 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Write synthetic clips (moving objects over static textured scenes) as golf-format "
                                    "JPEG strips with a list file, train.txt.")
     p.add_argument("--out", default="data/synthetic", help="output folder (default: data/synthetic)")
-    p.add_argument("--count", type=_positive_int, default=5000, help="number of clips (default: 5000)")
-    p.add_argument("--frames", type=_positive_int, default=32, help="frames per clip (default: 32)")
-    p.add_argument("--min-frames", type=_positive_int, help="if set, clip lengths vary from this to --frames")
-    p.add_argument("--size", type=_positive_int, default=64, help="frame side in pixels (default: 64)")
-    p.add_argument("--max-objects", type=_positive_int, default=2, help="moving objects per clip, at most (default: 2)")
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="data seed (default: 0)")
+    add_options(p, SyntheticSpec)
     p.add_argument("--workers", type=_positive_int, help="processes (default: all cores, at most 8)")
     p.add_argument("--force", action="store_true", help="rewrite even if the folder already holds this data")
 
@@ -117,12 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_make_data(args) -> int:
+    from .options import values_from
     from .synthetic import SyntheticSpec, make_synthetic
 
-    if args.min_frames is not None and args.min_frames > args.frames:
-        raise UsageError(f"--min-frames {args.min_frames} is larger than --frames {args.frames}")
-    spec = SyntheticSpec(count=args.count, frames=args.frames, size=args.size, seed=args.seed,
-                         max_objects=args.max_objects, min_frames=args.min_frames)
+    try:
+        spec = SyntheticSpec(**values_from(args, SyntheticSpec))
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     list_file = make_synthetic(args.out, spec, workers=args.workers, overwrite=args.force)
     print(f"wrote {spec.count} clips; list file: {list_file}")
     return 0
@@ -207,29 +204,15 @@ def _cmd_sample(args) -> int:
 # ---------------------------------------------------------------------------- action recognition (UCF-101)
 # make-actions, finetune, evaluate: the paper's "is D a feature learner?" experiment.
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be in (0, 1]")
-    return value
+def _add_ucf_data_args(p: argparse.ArgumentParser, saved: bool = False) -> None:
+    from .options import add_options
+    from .ucf.clips import ClipSettings
 
-
-def _add_ucf_data_args(p: argparse.ArgumentParser, defaults_from_classifier: bool = False) -> None:
-    g = p.add_argument_group("data")
+    g = p.add_argument_group("data" + (" (default: as the classifier was trained)" if saved else ""))
     g.add_argument("--data", default="data/ucf-actions",
                    help="UCF-101-style folder: ucfTrainTestlist/ + UCF-101/Class/*.avi, or a bare tree of class "
                         "folders (default: data/ucf-actions, made by make-actions)")
-    later = " (default: as the classifier was trained)" if defaults_from_classifier else ""
-    g.add_argument("--split", type=int, choices=[1, 2, 3], default=None if defaults_from_classifier else 1,
-                   help="official split 1, 2 or 3" + (later or " (default: 1)"))
-    g.add_argument("--stride", type=_positive_int, default=None if defaults_from_classifier else 1,
-                   help="keep every k-th frame, so a clip spans k times longer" + (later or " (default: 1)"))
-    g.add_argument("--fps", type=_positive_float, help="resample every video to this frame rate first" + later)
-    g.add_argument("--windows", type=_positive_int, default=None if defaults_from_classifier else 5,
-                   help="test windows averaged per video" + (later or " (default: 5)"))
+    add_options(g, ClipSettings, defaults=dict.fromkeys(("split", "stride", "fps", "windows")) if saved else None)
     g.add_argument("--cache", help="folder for decoded frames (default: DATA/.vgan-cache)")
     g.add_argument("--skip-bad", action="store_true",
                    help="leave out unreadable or missing videos and bad list lines, and report them, "
@@ -239,17 +222,16 @@ def _add_ucf_data_args(p: argparse.ArgumentParser, defaults_from_classifier: boo
 
 
 def _add_action_parsers(sub) -> None:
-    from .options import add_model_options
+    from .options import add_model_options, add_options
+    from .ucf.finetune import FinetuneConfig
+    from .ucf.synthetic import ActionSpec
 
     p = sub.add_parser("make-actions", help="write the generated UCF-format action set",
                        description="Write real .avi videos of objects that differ by how they move, laid out like "
                                    "the UCF-101 download (UCF-101/Class/v_Class_gGG_cCC.avi, ucfTrainTestlist/ "
                                    "with classInd.txt and three splits). --classes 2 gives YoYo vs Kayaking.")
     p.add_argument("--out", default="data/ucf-actions", help="output folder (default: data/ucf-actions)")
-    p.add_argument("--classes", type=_positive_int, default=10, help="number of classes K, 1-11 (default: 10)")
-    p.add_argument("--groups", type=_positive_int, default=25, help="groups per class, at least 3 (default: 25)")
-    p.add_argument("--clips-per-group", type=_positive_int, default=4, help="videos per group (default: 4)")
-    p.add_argument("--seed", type=_non_negative_int, default=0, help="data seed (default: 0)")
+    add_options(p, ActionSpec, only=("classes", "groups", "clips_per_group", "seed"))
     p.add_argument("--workers", type=_positive_int, help="processes (default: all cores, at most 8)")
     p.add_argument("--force", action="store_true", help="rewrite even if the folder already holds this set")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -261,15 +243,9 @@ def _add_action_parsers(sub) -> None:
                                    "features), scratch (same network, random weights).")
     p.add_argument("--checkpoint", help="GAN checkpoint or weights file; 'none' or left out for --mode scratch, "
                                         "which then takes the network's shape from the model options")
-    p.add_argument("--mode", choices=["finetune", "linear", "scratch"], default="finetune")
     _add_ucf_data_args(p)
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=_positive_int, default=24, help="passes over the training videos (default: 24)")
-    t.add_argument("--batch-size", type=_positive_int, default=10, help="default: 10")
-    t.add_argument("--lr", type=_positive_float, default=2e-4, help="Adam learning rate (default: 2e-4)")
-    t.add_argument("--label-fraction", type=_fraction, default=1.0,
-                   help="train on this seeded, class-stratified share of the training videos (default: 1)")
-    t.add_argument("--seed", type=_non_negative_int, default=0, help="seed for the head, windows, order, dropout")
+    add_options(t, FinetuneConfig, skip=("beta1",))
     t.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
     t.add_argument("--out", default="runs/classifier.pt",
                    help="classifier file; its metrics go beside it as .json (default: runs/classifier.pt)")
@@ -280,23 +256,22 @@ def _add_action_parsers(sub) -> None:
                        description="Clip- and video-level accuracy, per-class accuracy and the confusion matrix of a "
                                    "classifier from 'vgan finetune' on a split's test videos.")
     p.add_argument("--classifier", required=True, help="a classifier file written by 'vgan finetune'")
-    _add_ucf_data_args(p, defaults_from_classifier=True)
+    _add_ucf_data_args(p, saved=True)
     p.add_argument("--batch-size", type=_positive_int, default=4, help="test videos per batch (default: 4)")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
     p.add_argument("--json", help="also write the results to this JSON file")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def _load_action_data(args, cfg, split, stride, fps, windows, seed=0):
+def _load_action_data(args, cfg, settings: dict, seed=0):
     import warnings
 
-    from .ucf101 import load_ucf101
+    from .ucf.clips import load_ucf101
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # skipped videos are listed below instead
-        data = load_ucf101(args.data, cfg, split, stride=stride, fps=fps, windows=windows, cache_dir=args.cache,
-                           on_error="skip" if args.skip_bad else "raise", seed=seed,
-                           progress=not args.no_progress, workers=args.workers)
+        data = load_ucf101(args.data, cfg, **settings, cache_dir=args.cache, on_error="skip" if args.skip_bad
+                           else "raise", seed=seed, progress=not args.no_progress, workers=args.workers)
     for msg in data.skipped:
         print(f"skipped: {msg}", file=sys.stderr)
     print(f"data: {data}")
@@ -313,11 +288,11 @@ def _device(name: str):
 
 
 def _cmd_make_actions(args) -> int:
-    from .actions import ActionSpec, make_actions
+    from .options import values_from
+    from .ucf.synthetic import ActionSpec, make_actions
 
     try:
-        spec = ActionSpec(classes=args.classes, groups=args.groups, clips_per_group=args.clips_per_group,
-                          seed=args.seed)
+        spec = ActionSpec(**values_from(args, ActionSpec))
     except ValueError as e:
         raise UsageError(str(e)) from None
     out = make_actions(args.out, spec, workers=args.workers, progress=not args.no_progress, overwrite=args.force)
@@ -327,58 +302,66 @@ def _cmd_make_actions(args) -> int:
 
 
 def _cmd_finetune(args) -> int:
-    from .checkpoint import check_writable_dir, load_checkpoint
-    from .finetune import fit_classifier, save_classifier
-    from .options import model_config_from
+    import json
 
+    from .checkpoint import load_checkpoint
+    from .files import ensure_writable_dir
+    from .options import model_config_from, values_from
+    from .ucf.clips import ClipSettings
+    from .ucf.finetune import FinetuneConfig, fit_classifier, save_classifier
+
+    try:
+        settings = values_from(args, FinetuneConfig)
+        tune = FinetuneConfig(**settings)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     checkpoint = None if args.checkpoint in (None, "", "none") else args.checkpoint
-    if checkpoint is None and args.mode != "scratch":
-        raise UsageError(f"--mode {args.mode} starts from a GAN's discriminator: give --checkpoint "
-                          f"(or use --mode scratch)")
+    if checkpoint is None and tune.mode != "scratch":
+        raise UsageError(f"--mode {tune.mode} starts from a GAN's discriminator: give --checkpoint "
+                         f"(or use --mode scratch)")
     device = _device(args.device)
     out = Path(args.out)
-    check_writable_dir(out.parent)  # fail now, not after training
+    ensure_writable_dir(out.parent, UsageError)  # fail now, not after training
     if checkpoint is not None:
         cfg = load_checkpoint(checkpoint)["model_config"]
-        if args.mode == "scratch":
+        if tune.mode == "scratch":
             print(f"scratch: {checkpoint} gives the network's shape only; its weights are not used")
     else:
-        try:
-            cfg = model_config_from(args)
-        except ValueError as e:
-            raise UsageError(str(e)) from None
-    data = _load_action_data(args, cfg, args.split, args.stride, args.fps, args.windows, args.seed)
-    print(f"model {cfg}; mode {args.mode}; device {device}; {args.epochs} epochs of batch {args.batch_size}"
-          + (f"; {args.label_fraction:.0%} of the labels" if args.label_fraction < 1 else ""))
-    result = fit_classifier(data, args.mode, checkpoint=checkpoint if args.mode != "scratch" else None, cfg=cfg,
-                            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                            label_fraction=args.label_fraction, seed=args.seed, device=device,
-                            workers=args.workers, progress=not args.no_progress)
+        cfg = model_config_from(args)
+    data = _load_action_data(args, cfg, values_from(args, ClipSettings), tune.seed)
+    print(f"model {cfg}; mode {tune.mode}; device {device}; {tune.epochs} epochs of batch {tune.batch_size}"
+          + (f"; {tune.label_fraction:.0%} of the labels" if tune.label_fraction < 1 else ""))
+    result = fit_classifier(data, checkpoint=checkpoint if tune.mode != "scratch" else None, cfg=cfg, device=device,
+                            workers=args.workers, progress=not args.no_progress, **settings)
     print(result.evaluation.format())
     summary = {**result.to_dict(), "checkpoint": checkpoint, "data": str(args.data), **data.settings,
                "evaluation": result.evaluation.to_dict(), "history": result.history}
-    save_classifier(out, result.model, data.classes, args.mode, data.settings, extra=summary)
+    save_classifier(out, result.model, data.classes, tune.mode, data.settings, extra=summary)
     out.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
     print(f"saved {out} (metrics: {out.with_suffix('.json')})")
     return 0
 
 
 def _cmd_evaluate(args) -> int:
-    from .finetune import evaluate, load_classifier
+    import json
 
+    from .files import ensure_writable_dir
+    from .options import values_from
+    from .ucf.clips import ClipSettings
+    from .ucf.finetune import evaluate, load_classifier
+
+    if args.json:  # fail now, not after the evaluation
+        ensure_writable_dir(Path(args.json).parent, UsageError)
     device = _device(args.device)
     model, info = load_classifier(args.classifier, device=device)
-    saved = info["settings"]
-
-    def pick(given, key, default):  # an option given here wins over the one saved with the classifier
-        return given if given is not None else saved.get(key, default)
-
-    data = _load_action_data(args, model.cfg, pick(args.split, "split", 1), pick(args.stride, "stride", 1),
-                             pick(args.fps, "fps", None), pick(args.windows, "windows", 5))
+    # an option given here wins over the one saved with the classifier
+    settings = {k: v if v is not None else info["settings"].get(k, ClipSettings.__dataclass_fields__[k].default)
+                for k, v in values_from(args, ClipSettings).items()}
+    data = _load_action_data(args, model.cfg, settings)
     if info["classes"] and list(data.classes) != info["classes"]:
         raise UsageError(f"{args.classifier} was trained on {len(info['classes'])} classes "
-                          f"({', '.join(info['classes'][:4])}...) that differ from the {len(data.classes)} "
-                          f"in {args.data}")
+                         f"({', '.join(info['classes'][:4])}...) that differ from the {len(data.classes)} "
+                         f"in {args.data}")
     result = evaluate(model, data.test, data.classes, batch_size=args.batch_size, device=device,
                       workers=args.workers, progress=not args.no_progress)
     print(f"classifier {args.classifier} (mode {info['mode']})")
@@ -390,14 +373,14 @@ def _cmd_evaluate(args) -> int:
 
 _ACTION_COMMANDS = {"make-actions": _cmd_make_actions, "finetune": _cmd_finetune, "evaluate": _cmd_evaluate}
 
-# ---------------------------------------------------------------------------- end of action recognition
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     from .errors import VganError, one_line
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, or a bad argument already reported in one line
+        return e.code
     if args.version:
         from . import __version__
         print(__version__)

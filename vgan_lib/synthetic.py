@@ -26,6 +26,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .files import dataset_is_current, ensure_writable_dir, write_manifest, write_text_atomic
+from .options import check_fields, option
 
 __all__ = ["SyntheticSpec", "render_clip", "make_synthetic"]
 
@@ -37,23 +38,18 @@ class SyntheticSpec:
     """What to generate. ``min_frames < frames`` gives clips of varied length (the
     loader repeats the last frame of a short clip, as with the real golf strips)."""
 
-    count: int = 5000
-    frames: int = 32
-    size: int = 64
-    seed: int = 0
-    max_objects: int = 2
-    min_frames: Optional[int] = None
-    quality: int = 92
+    count: int = option(5000, "number of clips", at_least=1)
+    frames: int = option(32, "frames per clip", at_least=1)
+    size: int = option(64, "frame side in pixels", at_least=8)
+    seed: int = option(0, "data seed", at_least=0)
+    max_objects: int = option(2, "moving objects per clip, at most", at_least=1)
+    min_frames: Optional[int] = option(None, "if set, clip lengths vary from this to frames", at_least=1, kind=int)
+    quality: int = option(92, "JPEG quality", at_least=1, below=101)
 
     def __post_init__(self):
-        if self.count < 1:
-            raise ValueError(f"count must be at least 1, got {self.count}")
-        if self.frames < 1 or self.size < 8:
-            raise ValueError(f"need frames >= 1 and size >= 8, got frames={self.frames}, size={self.size}")
-        if self.min_frames is not None and not 1 <= self.min_frames <= self.frames:
-            raise ValueError(f"min_frames must be in 1..frames, got {self.min_frames}")
-        if self.max_objects < 1:
-            raise ValueError(f"max_objects must be at least 1, got {self.max_objects}")
+        check_fields(self)
+        if self.min_frames is not None and self.min_frames > self.frames:
+            raise ValueError(f"min_frames {self.min_frames} is larger than frames {self.frames}")
 
 
 # ---------------------------------------------------------------------------- drawing

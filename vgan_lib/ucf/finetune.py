@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..checkpoint import _header, atomic_save, load_checkpoint, load_models, read_file
+from ..checkpoint import header, atomic_save, load_checkpoint, load_models, read_file
 from ..device import pick_device
 from ..errors import CheckpointError, DataError, one_line
 from ..model import ActionClassifier, init_weights
@@ -185,7 +185,7 @@ def evaluate(model: ActionClassifier, test: TestVideos, classes: list[str] | Non
 
 def save_classifier(path, model: ActionClassifier, classes: list[str], mode: str, settings=None, extra=None):
     """Write the classifier, its class names, mode and data ``settings``; loads with ``weights_only``."""
-    return atomic_save({**_header(FORMAT), "model_config": model.cfg.to_dict(), "num_classes": model.num_classes,
+    return atomic_save({**header(FORMAT), "model_config": model.cfg.to_dict(), "num_classes": model.num_classes,
                         "classes": list(classes), "mode": mode, "settings": dict(settings or {}),
                         "weights": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                         "extra": extra or {}}, path)
