@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .errors import UsageError
+from .options import arg_type
 
 __all__ = ["main", "build_parser"]
 
@@ -28,30 +29,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{PROG}: error: {message} (see {self.prog} --help)\n")
 
 
-def _int_at_least(minimum: int, words: str):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{text!r} {words}")
-        return value
-    return parse
-
-
-_positive_int = _int_at_least(1, "must be at least 1")
-_non_negative_int = _int_at_least(0, "must not be negative")
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-    return value
+_positive_int = arg_type(int, at_least=1)
+_non_negative_int = arg_type(int, at_least=0)
+_positive_float = arg_type(float, above=0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,34 +93,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_make_data(args) -> int:
-    from .options import values_from
+    from .options import from_args
     from .synthetic import SyntheticSpec, make_synthetic
 
-    try:
-        spec = SyntheticSpec(**values_from(args, SyntheticSpec))
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+    spec = from_args(SyntheticSpec, args)
     list_file = make_synthetic(args.out, spec, workers=args.workers, overwrite=args.force)
     print(f"wrote {spec.count} clips; list file: {list_file}")
     return 0
 
 
-def _recipe_from_options(args, parser):
+def _recipe_from_options(args):
     """The one-phase recipe that ``vgan train``'s options describe."""
     import math
 
     from . import extras
     from .data import GolfClips
     from .model import VideoGANConfig
-    from .options import model_config_from, values_from
+    from .options import checked, from_args, model_config_from, values_from
     from .recipe import Phase, Recipe
     from .train import TrainConfig
 
     cfg = model_config_from(args)
-    try:
-        tcfg = TrainConfig(**values_from(args, TrainConfig), extras=extras.parse(args.extra))
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+    tcfg = from_args(TrainConfig, args, extras=checked(extras.parse, args.extra))
     if args.iterations and args.epochs:
         raise UsageError("give --iterations or --epochs, not both")
     iterations = args.iterations
@@ -151,14 +125,14 @@ def _recipe_from_options(args, parser):
     return Recipe(model, {"list": args.data, "root": args.root}, [Phase(iterations, tcfg)], init=args.init)
 
 
-def _cmd_train(args, parser) -> int:
+def _cmd_train(args) -> int:
     import json
 
     from .files import ensure_writable_dir
     from .recipe import load_recipe, run_recipe
 
     if args.recipe:
-        defaults = vars(parser.parse_args(["train"]))
+        defaults = vars(build_parser().parse_args(["train"]))
         changed = ["--" + k.replace("_", "-") for k, v in defaults.items()
                    if k not in _OUTPUT_OPTIONS and getattr(args, k) != v]
         if changed:
@@ -166,7 +140,7 @@ def _cmd_train(args, parser) -> int:
                              f"leave out {', '.join(changed)}")
         recipe = load_recipe(args.recipe)
     else:
-        recipe = _recipe_from_options(args, parser)
+        recipe = _recipe_from_options(args)
     out = ensure_writable_dir(args.out, UsageError)
     trainer = run_recipe(recipe, out, resume_run=args.resume, workers=args.workers, sample_every=args.sample_every,
                          checkpoint_every=args.checkpoint_every, progress=not args.no_progress)
@@ -280,21 +254,16 @@ def _load_action_data(args, cfg, settings: dict, seed=0):
 
 def _device(name: str):
     from .device import pick_device
+    from .options import checked
 
-    try:
-        return pick_device(name)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+    return checked(pick_device, name)
 
 
 def _cmd_make_actions(args) -> int:
-    from .options import values_from
+    from .options import from_args
     from .ucf.synthetic import ActionSpec, make_actions
 
-    try:
-        spec = ActionSpec(**values_from(args, ActionSpec))
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+    spec = from_args(ActionSpec, args)
     out = make_actions(args.out, spec, workers=args.workers, progress=not args.no_progress, overwrite=args.force)
     n = spec.classes * spec.groups * spec.clips_per_group
     print(f"{n} videos of {spec.classes} classes in {out / 'UCF-101'}; lists in {out / 'ucfTrainTestlist'}")
@@ -306,15 +275,11 @@ def _cmd_finetune(args) -> int:
 
     from .checkpoint import load_checkpoint
     from .files import ensure_writable_dir
-    from .options import model_config_from, values_from
+    from .options import from_args, model_config_from, values_from
     from .ucf.clips import ClipSettings
     from .ucf.finetune import FinetuneConfig, fit_classifier, save_classifier
 
-    try:
-        settings = values_from(args, FinetuneConfig)
-        tune = FinetuneConfig(**settings)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+    tune = from_args(FinetuneConfig, args)
     checkpoint = None if args.checkpoint in (None, "", "none") else args.checkpoint
     if checkpoint is None and tune.mode != "scratch":
         raise UsageError(f"--mode {tune.mode} starts from a GAN's discriminator: give --checkpoint "
@@ -332,7 +297,7 @@ def _cmd_finetune(args) -> int:
     print(f"model {cfg}; mode {tune.mode}; device {device}; {tune.epochs} epochs of batch {tune.batch_size}"
           + (f"; {tune.label_fraction:.0%} of the labels" if tune.label_fraction < 1 else ""))
     result = fit_classifier(data, checkpoint=checkpoint if tune.mode != "scratch" else None, cfg=cfg, device=device,
-                            workers=args.workers, progress=not args.no_progress, **settings)
+                            workers=args.workers, progress=not args.no_progress, **values_from(args, FinetuneConfig))
     print(result.evaluation.format())
     summary = {**result.to_dict(), "checkpoint": checkpoint, "data": str(args.data), **data.settings,
                "evaluation": result.evaluation.to_dict(), "history": result.history}
@@ -371,8 +336,6 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
-_ACTION_COMMANDS = {"make-actions": _cmd_make_actions, "finetune": _cmd_finetune, "evaluate": _cmd_evaluate}
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     from .errors import VganError, one_line
 
@@ -388,11 +351,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    commands = {"make-data": _cmd_make_data, "train": _cmd_train, "sample": _cmd_sample}
-    commands.update(_ACTION_COMMANDS)  # make-actions, finetune, evaluate
+    commands = {"make-data": _cmd_make_data, "train": _cmd_train, "sample": _cmd_sample,
+                "make-actions": _cmd_make_actions, "finetune": _cmd_finetune, "evaluate": _cmd_evaluate}
     try:
-        if args.command == "train":
-            return _cmd_train(args, parser)
         return commands[args.command](args)
     except VganError as e:
         print(f"{PROG}: error: {one_line(e)}", file=sys.stderr)

@@ -16,7 +16,8 @@ import argparse
 from dataclasses import MISSING, field, fields
 from typing import Any, Optional, Sequence
 
-__all__ = ["option", "problem", "check_fields", "add_options", "values_from", "add_model_options", "model_config_from"]
+__all__ = ["option", "problem", "check_fields", "arg_type", "add_options", "values_from", "checked", "from_args",
+           "add_model_options", "model_config_from"]
 
 
 def option(default: Any, help: str, *, at_least: Optional[float] = None, above: Optional[float] = None,
@@ -69,8 +70,9 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _arg_type(name: str, meta: dict):
-    kind = meta["kind"]
+def arg_type(kind: type, **rule):
+    """An argparse ``type``: the text as ``kind``, checked against ``rule`` (``at_least=1``, ...)."""
+    meta = {"kind": kind, **rule}
 
     def parse(text: str):
         try:
@@ -104,7 +106,8 @@ def add_options(parser, cls, only: Optional[Sequence[str]] = None, skip: Sequenc
             parser.add_argument(_flag(f.name), action=argparse.BooleanOptionalAction, default=default,
                                 help=meta["help"])
         else:
-            parser.add_argument(_flag(f.name), type=_arg_type(f.name, meta), default=default,
+            rule = {k: v for k, v in meta.items() if k not in ("help", "kind", "choices")}
+            parser.add_argument(_flag(f.name), type=arg_type(meta["kind"], **rule), default=default,
                                 choices=meta.get("choices"), help=help_text,
                                 metavar=None if meta.get("choices") else f.name.upper())
 
@@ -112,6 +115,21 @@ def add_options(parser, cls, only: Optional[Sequence[str]] = None, skip: Sequenc
 def values_from(args: argparse.Namespace, cls) -> dict:
     """The parsed values of ``cls``'s fields that the parser has, ready for ``cls(**values)``."""
     return {f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)}
+
+
+def checked(make, *args, **kwargs):
+    """``make(*args, **kwargs)``, its ValueError turned into a UsageError line (found before any work)."""
+    from .errors import UsageError
+
+    try:
+        return make(*args, **kwargs)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def from_args(cls, args: argparse.Namespace, **more):
+    """``cls`` built from the parsed options of its fields (and ``more``), checked."""
+    return checked(cls, **values_from(args, cls), **more)
 
 
 def add_model_options(parser) -> None:
@@ -126,11 +144,7 @@ def add_model_options(parser) -> None:
 
 def model_config_from(args: argparse.Namespace):
     """The ``VideoGANConfig`` that ``add_model_options``'s parsed values ask for."""
-    from .errors import UsageError
     from .model import VideoGANConfig, get_config
 
-    overrides = {k: v for k, v in values_from(args, VideoGANConfig).items() if v is not None}
-    try:
-        return get_config(args.preset, **overrides)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+    return checked(get_config, args.preset, **{k: v for k, v in values_from(args, VideoGANConfig).items()
+                                                if v is not None})

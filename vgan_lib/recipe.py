@@ -1,33 +1,22 @@
-"""Training recipes: a whole run in one small file that ``vgan train --recipe FILE`` runs.
+"""Training recipes: a whole run in one small TOML file that ``vgan train --recipe FILE`` runs.
 
-A recipe names the model, the data and one or more phases, each with its length in
-steps and the ``TrainConfig`` settings that change from the ``[train]`` defaults::
+A recipe names the model (``[model]``: a preset and any ``VideoGANConfig`` field), the data
+(``[data]``: a golf-format ``list`` and ``root``, and ``synthetic``, a ``SyntheticSpec`` to make
+that set first), the ``TrainConfig`` settings of every phase (``[train]``), and the phases
+(``[[phase]]``: its length in ``steps``, the settings that change, and ``new_optimisers = true``
+to start Adam afresh); ``threads`` fixes torch's CPU threads. ``recipes/small-synthetic.toml``,
+the shipped model's schedule, is a complete example.
 
-    threads = 1                       # torch CPU threads (optional)
-    [model]
-    preset = "small"                  # and any VideoGANConfig field to override
-    [data]
-    list = "data/synthetic/train.txt" # a golf-format list file (root = "..." optional)
-    synthetic = { count = 5000 }      # optional: make that set first (SyntheticSpec fields)
-    [train]
-    batch_size = 64
-    [[phase]]
-    steps = 4500
-    [[phase]]
-    steps = 800
-    lr = 2e-5
-    extras = { flicker = 300 }
-    new_optimisers = true             # Adam starts afresh at this phase
-
-The run writes ``OUT/checkpoint.pt`` as it goes; the same command with ``resume``
-continues exactly where it stopped, in whichever phase that was. A plain
-``vgan train`` with options is a recipe of one phase.
+The run writes ``OUT/checkpoint.pt`` as it goes; the same command with ``resume`` continues
+exactly where it stopped, in whichever phase that was. Plain ``vgan train`` with options is a
+recipe of one phase.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 from typing import List, Optional
 
@@ -68,11 +57,7 @@ class Recipe:
 
     def ends(self) -> List[int]:
         """The step at which each phase ends."""
-        out, total = [], 0
-        for p in self.phases:
-            total += p.steps
-            out.append(total)
-        return out
+        return list(accumulate(p.steps for p in self.phases))
 
 
 def load_recipe(path) -> Recipe:
@@ -92,6 +77,8 @@ def load_recipe(path) -> Recipe:
         get_config(**model)
         if "list" not in data or set(data) - {"list", "root", "synthetic"}:
             raise ValueError("[data] needs 'list' and takes only 'list', 'root' and 'synthetic'")
+        if raw.get("threads") is not None and (type(raw["threads"]) is not int or raw["threads"] < 1):
+            raise ValueError(f"'threads' must be a whole number >= 1, got {raw['threads']!r}")
         if not raw.get("phase"):
             raise ValueError("a recipe needs at least one [[phase]] with its 'steps'")
         phases = []
