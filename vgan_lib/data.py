@@ -1,14 +1,5 @@
-"""The golf data format: a list file of JPEG "strips", each one clip.
-
-A strip is a JPEG whose frames are square and stacked vertically: width W, height
-n*W. The list file names one strip per line, relative to a data root; the first
-whitespace-separated token is the path and, in the labelled variant, the second is
-an integer label. The loader follows the original exactly:
-
-* take frames 1..T from the top; a clip shorter than T repeats its last frame;
-* resize every frame bilinearly to ``size`` x ``size`` (no crop, flip or jitter);
-* map pixels x in [0, 1] to 2x - 1.
-"""
+"""The golf data format: a list file naming one JPEG "strip" per line (path, then a label in the labelled
+variant), relative to a data root. A strip is one clip, its square frames stacked vertically (W x n*W)."""
 
 from __future__ import annotations
 
@@ -50,7 +41,7 @@ def read_list_file(list_file: PathLike, labelled: bool = False) -> List[Tuple[st
 
 
 def _open_rgb(path: Path) -> np.ndarray:
-    """Decode a JPEG (or any PIL image) to uint8 (H, W, 3); grey images become RGB."""
+    # a JPEG (or any PIL image) as uint8 (H, W, 3); grey images become RGB
     try:
         with Image.open(path) as img:
             img.load()
@@ -64,7 +55,8 @@ def _open_rgb(path: Path) -> np.ndarray:
 
 
 def load_strip(path: PathLike, frames: int = 32, size: int = 64) -> torch.Tensor:
-    """One clip from a vertical strip: (3, frames, size, size) float32 in [-1, 1]."""
+    """One clip from a vertical strip: (3, frames, size, size) float32 in [-1, 1], as the original loads it:
+    frames 1..T from the top (the last one repeated when short), resized bilinearly, no crop, flip or jitter."""
     path = Path(path)
     pixels = _open_rgb(path)
     h, w = pixels.shape[:2]
@@ -81,27 +73,21 @@ def load_strip(path: PathLike, frames: int = 32, size: int = 64) -> torch.Tensor
 
 
 class GolfClips(torch.utils.data.Dataset):
-    """Clips listed in a golf-format list file.
-
-    list_file: the list; root: the folder the listed paths are relative to (default:
-    the list file's folder). Items are clips (3, T, H, W) in [-1, 1], or
-    ``(clip, label)`` when ``labelled``. With ``check_files`` (default) every listed
-    file must exist when the data set is built, so a missing clip is reported at once
-    rather than from inside a DataLoader worker hours into training.
-    """
+    """Clips (3, T, H, W) in [-1, 1], or ``(clip, label)`` when ``labelled``, of a golf-format list file whose
+    paths are relative to ``root`` (default: the list file's folder)."""
+    # every listed file must exist now, not hours into training inside a DataLoader worker
 
     def __init__(self, list_file: PathLike, root: Optional[PathLike] = None, frames: int = 32, size: int = 64,
-                 labelled: bool = False, check_files: bool = True):
+                 labelled: bool = False):
         self.list_file = Path(list_file)
         self.root = Path(root) if root is not None else self.list_file.parent
         if not self.root.is_dir():
             raise DataError(f"{self.root}: data root is not a folder")
         self.frames, self.size, self.labelled = frames, size, labelled
         self.entries = read_list_file(self.list_file, labelled)
-        if check_files:
-            for rel, _ in self.entries:
-                if not (self.root / rel).is_file():
-                    raise DataError(f"{self.root / rel}: listed in {self.list_file} but missing")
+        for rel, _ in self.entries:
+            if not (self.root / rel).is_file():
+                raise DataError(f"{self.root / rel}: listed in {self.list_file} but missing")
 
     def __len__(self) -> int:
         return len(self.entries)

@@ -1,18 +1,8 @@
 """Walking through the latent space: interpolation paths, distances along them, principal directions.
 
-A generator maps a latent vector z ~ N(0, I) to a video. Interpolating between two
-latents z0 and z1 and generating a video at each step shows how smoothly the
-generator's output space is organised.
-
-* ``lerp`` moves along the straight line. For independent Gaussian z0 and z1 of the
-  same length, the midpoint is about 1/sqrt(2) = 0.71 times as long, so it lies well
-  inside the thin shell where almost all of N(0, I)'s mass is (radius about sqrt(d)).
-* ``slerp`` moves along the great circle at constant angular speed and interpolates
-  the length linearly, so the path stays in that shell. With equal lengths this is
-  the usual formula ``sin((1-a)W)/sin W * z0 + sin(aW)/sin W * z1``.
-
-All functions take ``(..., d)`` tensors; ``alpha`` is a number or a tensor that
-broadcasts against the batch dimensions.
+Latents are ``(..., d)`` tensors; ``alpha`` is a number or a tensor that broadcasts against the batch
+dimensions. Almost all of N(0, I)'s mass lies in a thin shell of radius about sqrt(d): ``slerp`` stays in
+it, while ``lerp``'s midpoint of two independent latents is only about 0.71 times as long.
 """
 
 from __future__ import annotations
@@ -42,8 +32,8 @@ def lerp(z0: torch.Tensor, z1: torch.Tensor, alpha: Alpha) -> torch.Tensor:
 
 
 def _orthogonal_to(u: torch.Tensor) -> torch.Tensor:
-    """A unit vector orthogonal to each unit vector in ``u`` (..., d), chosen deterministically."""
-    # Gram-Schmidt on the basis vector where u has its smallest component
+    # a unit vector orthogonal to each unit vector in u (..., d): Gram-Schmidt on the basis vector where u
+    # has its smallest component
     e = torch.zeros_like(u)
     e.scatter_(-1, u.abs().argmin(dim=-1, keepdim=True), 1.0)
     v = e - (e * u).sum(-1, keepdim=True) * u
@@ -51,40 +41,28 @@ def _orthogonal_to(u: torch.Tensor) -> torch.Tensor:
 
 
 def slerp(z0: torch.Tensor, z1: torch.Tensor, alpha: Alpha, eps: float = 1e-4) -> torch.Tensor:
-    """Spherical interpolation: direction along the great circle, length linearly.
+    """Spherical interpolation: the angle to z0 grows linearly with alpha along the great circle, the norm
+    is ``(1 - alpha)|z0| + alpha|z1|``; for equal lengths ``sin((1-a)W)/sin W * z0 + sin(aW)/sin W * z1``.
 
-    ``slerp(z0, z1, 0) == z0`` and ``slerp(z0, z1, 1) == z1``; the angle to z0 grows
-    linearly with alpha and the norm is ``(1 - alpha)|z0| + alpha|z1|``.
-
-    Near-parallel vectors (angle below ``eps`` radians) fall back to ``lerp``, which
-    is the same curve there and avoids dividing by sin(angle) ~ 0. For opposite
-    vectors the great circle is not unique; the path then turns through a fixed
-    direction orthogonal to z0. A zero vector has no direction, so it also uses lerp.
+    Near-parallel vectors (angle below ``eps``) and zero vectors fall back to ``lerp``; for opposite
+    vectors the path turns through a fixed direction orthogonal to z0.
     """
     a = _alpha(alpha, z0)
     z0, z1 = torch.broadcast_tensors(z0, z1)
-    n0 = z0.norm(dim=-1, keepdim=True)
-    n1 = z1.norm(dim=-1, keepdim=True)
+    n0, n1 = z0.norm(dim=-1, keepdim=True), z1.norm(dim=-1, keepdim=True)
     tiny = torch.finfo(z0.dtype).tiny
-    u0 = z0 / n0.clamp_min(tiny)
-    u1 = z1 / n1.clamp_min(tiny)
+    u0, u1 = z0 / n0.clamp_min(tiny), z1 / n1.clamp_min(tiny)
     cos = (u0 * u1).sum(-1, keepdim=True).clamp(-1.0, 1.0)
     # the angle, accurate also when it is tiny or close to pi (acos is not)
     omega = 2 * torch.atan2((u0 - u1).norm(dim=-1, keepdim=True), (u0 + u1).norm(dim=-1, keepdim=True))
     # a unit vector w orthogonal to u0 in the plane of (u0, u1); u(t) = cos(t) u0 + sin(t) w
     w = u1 - cos * u0
-    w_norm = w.norm(dim=-1, keepdim=True)
-    opposite = (math.pi - omega) < eps
-    w = torch.where(opposite, _orthogonal_to(u0), w / w_norm.clamp_min(tiny))
-    theta = a * omega
-    direction = torch.cos(theta) * u0 + torch.sin(theta) * w
-    out = ((1 - a) * n0 + a * n1) * direction
+    w = torch.where((math.pi - omega) < eps, _orthogonal_to(u0), w / w.norm(dim=-1, keepdim=True).clamp_min(tiny))
+    out = ((1 - a) * n0 + a * n1) * (torch.cos(a * omega) * u0 + torch.sin(a * omega) * w)
     # endpoints exactly, and the straight line where the circle is not defined
     parallel = (omega < eps) | (n0 == 0) | (n1 == 0)
     out = torch.where(parallel, lerp(z0, z1, alpha), out)
-    out = torch.where(a == 0, z0, out)
-    out = torch.where(a == 1, z1, out)
-    return out
+    return torch.where(a == 1, z1, torch.where(a == 0, z0, out))
 
 
 def interpolate(z0: torch.Tensor, z1: torch.Tensor, alpha: Alpha, method: str = "spherical") -> torch.Tensor:
@@ -113,12 +91,8 @@ def sample_latents(n: int, z_dim: int, seed: int) -> torch.Tensor:
 
 
 def step_lengths(points: torch.Tensor, rms: bool = False) -> torch.Tensor:
-    """Euclidean distance between consecutive items of (n, ...): (n - 1,).
-
-    Works for latents (n, d) and, flattened, for videos (n, C, T, H, W). With ``rms``
-    the distance is divided by sqrt(values per item): the root-mean-square change of
-    one value (one pixel colour, say), comparable between videos of different sizes.
-    """
+    """Euclidean distance between consecutive items of (n, ...), latents (n, d) or videos (n, C, T, H, W):
+    (n - 1,). ``rms`` divides by sqrt(values per item): the RMS change of one value, size-independent."""
     flat = points.detach().reshape(points.shape[0], -1).double()
     steps = (flat[1:] - flat[:-1]).norm(dim=1)
     return steps / flat.shape[1] ** 0.5 if rms else steps
@@ -137,18 +111,15 @@ def angle(z0: torch.Tensor, z1: torch.Tensor) -> float:
 
 
 class PrincipalDirections(NamedTuple):
-    """Orthonormal latent directions, most influential first.
-
-    vectors:   (k, d) unit vectors in latent space.
-    explained: (k,) the share of the first layer's response variance each one carries.
-    """
+    """Orthonormal latent directions, most influential first: ``vectors`` (k, d) and ``explained`` (k,),
+    the share of the first layer's response variance each one carries."""
 
     vectors: torch.Tensor
     explained: torch.Tensor
 
 
 def _first_layer_map(G: nn.Module) -> torch.Tensor:
-    """The linear map from z to G's first (pre-ReLU) activations, BatchNorm included: (m, d)."""
+    # the linear map from z to G's first (pre-ReLU) activations, BatchNorm included: (m, d)
     rows = []
     for name in ("foreground", "background"):
         trunk = getattr(G, name, None)
@@ -170,11 +141,9 @@ def _first_layer_map(G: nn.Module) -> torch.Tensor:
 def principal_directions(G: nn.Module, k: int = 3) -> PrincipalDirections:
     """The k latent directions that move G's first layer the most (PCA of its response).
 
-    G's first layer, with BatchNorm in eval mode, is an affine map ``A z + c`` (both
-    streams of a two-stream G stacked). For z ~ N(0, I) the response's covariance is
-    ``A A^T``, so its principal axes, pulled back to latent space, are the right
-    singular vectors of A; the squared singular values are the variances. The sign of
-    each vector is fixed so that its largest component is positive.
+    G's first layer (BatchNorm in eval mode, both streams stacked) is affine, ``A z + c``; for z ~ N(0, I)
+    its covariance is ``A A^T``: the directions are A's right singular vectors, the variances its squared
+    singular values. Each vector's largest component is positive.
     """
     A = _first_layer_map(G)
     d = A.shape[1]

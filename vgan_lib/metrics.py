@@ -1,24 +1,10 @@
 """Numbers anyone can recompute to judge generated videos against real clips: plain pixel statistics.
 
-Pixels are taken in [0, 1]; the figures for the real clips of the synthetic set are in brackets.
-
-* motion energy: mean |x[t+1] - x[t]| (a still video scores 0; real clips a few 0.01).
-* moving share: share of pixels (colours averaged) changing by more than ``MOVING`` = 0.2
-  between frames. With motion energy it tells an object that moves from a faint shimmer.
-* still videos: share of videos with no clear change at all (3 %); the two means above
-  cannot tell a batch of half frozen, half busy videos from real ones.
-* smoothness: mean |x[t+2] - x[t]| / mean |x[t+1] - x[t]|: > 1 for steady motion (1.6),
-  < 1 for flicker, the temporal checkerboard of stride-2 transposed convolutions.
-* mask statistics (two-stream only): how much the mask opens (``mask_mean``, ``mask_open``:
-  m > 0.5, ``mask_undecided``: 0.1 < m < 0.9), whether its centre of mass travels
-  (``mask_centroid_travel``, pixels per frame), and the share of the change that falls where
-  the mask is open in either frame (``motion_in_mask``).
-* diversity: mean and smallest RMS distance between pairs of videos (mode collapse).
-* motion overlap: mean cosine similarity of the change maps of all pairs (0.13); near 1 when
-  all videos move alike, a collapse of the motion alone.
-* colour distance: total-variation distance between colour histograms of ``COLOUR_LEVELS`` = 8
-  levels per channel: 0 same colours, 1 none shared. For the real clips, their distance to
-  as many other real clips (0.20 for 256 clips): the floor no generator can go below.
+Pixels are taken in [0, 1]; the real clips of the synthetic set score about: motion energy a few 0.01,
+still share 3 %, smoothness 1.6, motion overlap 0.13, colour distance to other real clips 0.20 (256 clips).
+Moving share tells an object that moves from a faint shimmer; still share, a batch of half frozen, half busy
+videos (the means cannot); smoothness < 1 is flicker, the temporal checkerboard of stride-2 transposed
+convolutions; motion overlap near 1, a collapse of the motion alone.
 """
 
 from __future__ import annotations
@@ -28,6 +14,7 @@ from typing import Optional
 import torch
 
 from .data import GolfClips
+from .latent import sample_latents
 from .model import build_models, generate
 
 __all__ = ["MOVING", "motion_energy", "moving_share", "smoothness", "mask_statistics", "pairwise_rms", "diversity",
@@ -40,10 +27,15 @@ def _unit(videos: torch.Tensor) -> torch.Tensor:
     return (videos.float().clamp(-1, 1) + 1) / 2
 
 
-def motion_energy(videos: torch.Tensor) -> float:
-    """(N, 3, T, H, W) in [-1, 1] -> mean |x[t+1] - x[t]| in [0, 1] pixel units."""
+def _change(videos: torch.Tensor, k: int = 1) -> torch.Tensor:
+    # (N, 3, T, H, W) in [-1, 1] -> |x[t+k] - x[t]| (N, 3, T-k, H, W) in [0, 1] pixel units
     x = _unit(videos)
-    return (x[:, :, 1:] - x[:, :, :-1]).abs().mean().item()
+    return (x[:, :, k:] - x[:, :, :-k]).abs()
+
+
+def motion_energy(videos: torch.Tensor) -> float:
+    """(N, 3, T, H, W) in [-1, 1] -> mean |x[t+1] - x[t]| in [0, 1] pixel units (a still video scores 0)."""
+    return _change(videos).mean().item()
 
 
 MOVING = 0.2
@@ -51,8 +43,7 @@ MOVING = 0.2
 
 def change_map(videos: torch.Tensor) -> torch.Tensor:
     """(N, 3, T, H, W) in [-1, 1] -> (N, T-1, H, W): each pixel's colour-mean change to the next frame."""
-    x = _unit(videos)
-    return (x[:, :, 1:] - x[:, :, :-1]).abs().mean(dim=1)
+    return _change(videos).mean(dim=1)
 
 
 def moving_share(videos: torch.Tensor, threshold: float = MOVING) -> float:
@@ -67,35 +58,30 @@ def still_share(videos: torch.Tensor, threshold: float = MOVING) -> float:
 
 
 def smoothness(videos: torch.Tensor) -> float:
-    """(N, 3, T, H, W) in [-1, 1], T >= 3 -> mean two-frame change / mean one-frame change."""
-    x = _unit(videos)
+    """(N, 3, T, H, W) in [-1, 1], T >= 3 -> mean |x[t+2] - x[t]| / mean |x[t+1] - x[t]|: > 1 for steady
+    motion, < 1 for flicker."""
     one = motion_energy(videos)
-    two = (x[:, :, 2:] - x[:, :, :-2]).abs().mean().item()
-    return two / one if one > 0 else float("nan")
+    return _change(videos, 2).mean().item() / one if one > 0 else float("nan")
 
 
 def mask_statistics(mask: torch.Tensor, videos: torch.Tensor) -> dict:
-    """mask (N, 1, T, H, W) in [0, 1] and its composite videos (N, 3, T, H, W)."""
+    """mask (N, 1, T, H, W) in [0, 1] and its composite videos (N, 3, T, H, W): how much the mask opens
+    (mean, share > 0.5, share undecided: 0.1 < m < 0.9), how far its centre of mass travels (pixels per frame),
+    and the share of the change that falls where the mask is open in either frame (``motion_in_mask``)."""
     m = mask.float()
     n, _, t, h, w = m.shape
-    ys = torch.arange(h, dtype=torch.float32).view(1, 1, 1, h, 1)
-    xs = torch.arange(w, dtype=torch.float32).view(1, 1, 1, 1, w)
     mass = m.sum(dim=(3, 4)).clamp_min(1e-6)                     # (N, 1, T)
-    cy = (m * ys).sum(dim=(3, 4)) / mass
-    cx = (m * xs).sum(dim=(3, 4)) / mass
+    cy = (m * torch.arange(h, dtype=torch.float32).view(1, 1, 1, h, 1)).sum(dim=(3, 4)) / mass
+    cx = (m * torch.arange(w, dtype=torch.float32).view(1, 1, 1, 1, w)).sum(dim=(3, 4)) / mass
     step = torch.sqrt((cy[..., 1:] - cy[..., :-1]) ** 2 + (cx[..., 1:] - cx[..., :-1]) ** 2)
-    change = (_unit(videos)[:, :, 1:] - _unit(videos)[:, :, :-1]).abs().sum(dim=1, keepdim=True)  # (N,1,T-1,H,W)
+    change = _change(videos).sum(dim=1, keepdim=True)  # (N, 1, T-1, H, W)
     # a pixel changes because an object arrives or leaves: open in either of the two frames
     open_pair = torch.maximum(m[:, :, 1:], m[:, :, :-1]) > 0.5
-    return {
-        "mask_mean": m.mean().item(),
-        "mask_open": (m > 0.5).float().mean().item(),
-        # an undecided mask (neither about 0 nor about 1) lets the foreground show through everywhere
-        "mask_undecided": ((m > 0.1) & (m < 0.9)).float().mean().item(),
-        "mask_change": (m[:, :, 1:] - m[:, :, :-1]).abs().mean().item(),
-        "mask_centroid_travel": step.mean().item(),
-        "motion_in_mask": ((change * open_pair).sum() / change.sum().clamp_min(1e-12)).item(),
-    }
+    # an undecided mask (neither about 0 nor about 1) lets the foreground show through everywhere
+    return {"mask_mean": m.mean().item(), "mask_open": (m > 0.5).float().mean().item(),
+            "mask_undecided": ((m > 0.1) & (m < 0.9)).float().mean().item(),
+            "mask_change": (m[:, :, 1:] - m[:, :, :-1]).abs().mean().item(), "mask_centroid_travel": step.mean().item(),
+            "motion_in_mask": ((change * open_pair).sum() / change.sum().clamp_min(1e-12)).item()}
 
 
 def pairwise_rms(videos: torch.Tensor) -> torch.Tensor:
@@ -107,15 +93,14 @@ def pairwise_rms(videos: torch.Tensor) -> torch.Tensor:
 
 
 def diversity(videos: torch.Tensor) -> dict:
+    """Mean and smallest RMS distance between pairs of videos (small: mode collapse)."""
     d = pairwise_rms(videos)
     return {"pairwise_rms_mean": d.mean().item(), "pairwise_rms_min": d.min().item()}
 
 
 def motion_overlap(videos: torch.Tensor) -> float:
-    """(N, 3, T, H, W) in [-1, 1], N >= 2 -> mean cosine similarity of the change maps of all pairs.
-
-    A video that does not change at all has no direction and counts as 0 against every other.
-    """
+    """(N, 3, T, H, W) in [-1, 1], N >= 2 -> mean cosine similarity of the change maps of all pairs
+    (a video that does not change counts as 0 against every other)."""
     change = change_map(videos).flatten(1)   # (N, (T-1)*H*W)
     unit = change / change.norm(dim=1, keepdim=True).clamp_min(1e-12)
     i, j = torch.triu_indices(len(unit), len(unit), offset=1)
@@ -134,7 +119,7 @@ def colour_histogram(videos: torch.Tensor, levels: int = COLOUR_LEVELS) -> torch
 
 
 def colour_distance(videos: torch.Tensor, other: torch.Tensor, levels: int = COLOUR_LEVELS) -> float:
-    """Total-variation distance in [0, 1] between the colour histograms of two sets of videos."""
+    """Total-variation distance between the colour histograms of two sets of videos: 0 same colours, 1 none shared."""
     return 0.5 * (colour_histogram(videos, levels) - colour_histogram(other, levels)).abs().sum().item()
 
 
@@ -149,19 +134,16 @@ def video_statistics(videos: torch.Tensor, mask: Optional[torch.Tensor] = None) 
 
 
 def _generated(G, n: int, seed: int):
-    """(video (n, 3, T, H, W), mask (n, 1, T, H, W) or None) of G for latents drawn with ``seed``."""
-    s = generate(G, torch.randn(n, G.cfg.z_dim, generator=torch.Generator().manual_seed(seed)))
+    # (video (n, 3, T, H, W), mask (n, 1, T, H, W) or None) of G for latents drawn with seed
+    s = generate(G, sample_latents(n, G.cfg.z_dim, seed))
     return s.video, s.mask
 
 
 def compare_with_real(G, real: torch.Tensor, n: int = 256, seed: int = 0, untrained=None,
                       other_real: Optional[torch.Tensor] = None) -> dict:
-    """Statistics of ``n`` generated videos, of the real clips (N, 3, T, H, W), and of an
-    untrained generator as the floor; plus the generated/real motion ratio.
-
-    other_real: more real clips, none of them in ``real``, for the real clips' own colour
-    distance; without them it is one half of ``real`` against the other.
-    """
+    """Statistics of ``n`` generated videos, of the real clips (N, 3, T, H, W), and of an untrained generator as
+    the floor; plus generated/real ratios. The real clips' own colour distance is to ``other_real`` (none of
+    them in ``real``), else one half of ``real`` against the other: the floor no generator can go below."""
     video, mask = _generated(G, n, seed)
     own = colour_distance(other_real, real) if other_real is not None and len(other_real) else \
         colour_distance(real[::2], real[1::2])
@@ -186,9 +168,8 @@ def real_clips(list_file, cfg, n: int = 256, seed: int = 0, root=None, skip: int
 
 
 def quality_report(G, list_file, n: int = 256, seed: int = 0, root=None) -> dict:
-    """``compare_with_real`` against ``n`` real clips of a golf-format set, with a freshly
-    initialised generator of the same config as the floor, and the next ``n`` real clips of
-    the same permutation for the real clips' own colour distance; figures rounded to 4 digits."""
+    """``compare_with_real`` against ``n`` real clips of a golf-format set (and the next ``n`` as
+    ``other_real``), a fresh generator of the same config as the floor; figures rounded to 4 digits."""
     real = real_clips(list_file, G.cfg, n, seed, root)
     other = real_clips(list_file, G.cfg, n, seed, root, skip=n)
     untrained, _ = build_models(G.cfg, seed=seed)

@@ -1,15 +1,7 @@
-"""A synthetic stand-in for the golf data, written in the golf format itself.
+"""A synthetic stand-in for the golf data, written as golf strips with a list file (read by ``GolfClips``).
 
-Every clip is a small scene filmed by a still camera: a textured static background
-(sky, horizon, ground with mown stripes and grain, a few static blocks) and one or
-more shaded objects that move over it (sliding and bouncing off the walls, falling
-and bouncing on the ground, or circling). The camera never moves, so the two-stream
-generator has something real to find: a background that stays, a foreground that
-moves, and a mask that separates them.
-
-Clips are written as golf strips (frames stacked vertically in one JPEG) with a list
-file, so ``GolfClips`` reads them exactly as it reads the real data. Clip ``i`` of a
-seed is the same whatever the number of clips asked for.
+Each clip is a still camera's view of a static scene (sky, horizon, striped ground, blocks) with shaded objects
+sliding, bouncing or circling over it: a background that stays, a foreground that moves, a mask between them.
 """
 
 from __future__ import annotations
@@ -35,8 +27,8 @@ MOTIONS = ("slide", "fall", "orbit")
 
 @dataclass(frozen=True)
 class SyntheticSpec:
-    """What to generate. ``min_frames < frames`` gives clips of varied length (the
-    loader repeats the last frame of a short clip, as with the real golf strips)."""
+    """What to generate; clip ``i`` of a seed is the same whatever ``count``. ``min_frames`` < ``frames`` varies
+    clip lengths (the loader repeats the last frame of a short clip, as with the real strips)."""
 
     count: int = option(5000, "number of clips", at_least=1)
     frames: int = option(32, "frames per clip", at_least=1)
@@ -55,7 +47,7 @@ class SyntheticSpec:
 # ---------------------------------------------------------------------------- drawing
 
 def _smooth_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
-    """Value noise: a random (cells x cells) grid upsampled bilinearly to (size, size), in [0, 1]."""
+    # value noise: a random (cells x cells) grid upsampled bilinearly to (size, size), in [0, 1]
     grid = rng.random((cells + 1, cells + 1))
     t = np.linspace(0, cells, size, endpoint=False)
     i = t.astype(int)
@@ -65,22 +57,16 @@ def _smooth_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray
     return rows[:, i] * (1 - f)[None, :] + rows[:, i + 1] * f[None, :]
 
 
-def _random_colour(rng: np.random.Generator, lo: float = 0.1, hi: float = 0.9) -> np.ndarray:
-    return rng.uniform(lo, hi, 3)
-
-
 def _background(rng: np.random.Generator, size: int) -> tuple:
-    """A static scene (size, size, 3) in [0, 1] and the ground line's row."""
+    # a static scene (size, size, 3) in [0, 1] and the ground line's row
     yy, xx = np.mgrid[0:size, 0:size] / size
     horizon = rng.uniform(0.25, 0.55)
-    sky_top, sky_low = _random_colour(rng, 0.35, 0.95), _random_colour(rng, 0.5, 1.0)
+    sky_top, sky_low = rng.uniform(0.35, 0.95, 3), rng.uniform(0.5, 1.0, 3)
     sky = sky_top + (sky_low - sky_top) * (yy / max(horizon, 1e-3))[..., None]
-    clouds = _smooth_noise(rng, size, 4)
-    sky = sky + 0.15 * (clouds[..., None] - 0.5)
+    sky = sky + 0.15 * (_smooth_noise(rng, size, 4)[..., None] - 0.5)
 
-    ground_colour = _random_colour(rng, 0.15, 0.75)
-    angle = rng.uniform(0, np.pi)
-    period = rng.uniform(0.08, 0.25)
+    ground_colour = rng.uniform(0.15, 0.75, 3)
+    angle, period = rng.uniform(0, np.pi), rng.uniform(0.08, 0.25)
     stripes = np.sin(2 * np.pi * (xx * np.cos(angle) + yy * np.sin(angle)) / period)
     grain = _smooth_noise(rng, size, max(4, size // 4))
     ground = ground_colour * (1 + 0.12 * stripes[..., None] + 0.25 * (grain[..., None] - 0.5))
@@ -91,25 +77,24 @@ def _background(rng: np.random.Generator, size: int) -> tuple:
         x0 = rng.uniform(0, 1 - w)
         inside = (xx >= x0) & (xx < x0 + w) & (yy >= horizon - h) & (yy < horizon + 0.02)
         shade = 0.8 + 0.2 * (xx - x0) / w
-        scene = np.where(inside[..., None], _random_colour(rng, 0.05, 0.6) * shade[..., None], scene)
+        scene = np.where(inside[..., None], rng.uniform(0.05, 0.6, 3) * shade[..., None], scene)
     return np.clip(scene, 0, 1).astype(np.float32), horizon
 
 
 def _reflect(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """Fold a straight path back into [lo, hi]: the position of a point bouncing off two walls."""
+    # fold a straight path back into [lo, hi]: the position of a point bouncing off two walls
     span = max(hi - lo, 1e-6)
     u = np.mod(x - lo, 2 * span)
     return lo + np.where(u < span, u, 2 * span - u)
 
 
 def _trajectory(rng: np.random.Generator, frames: int, radius: float, ground: float) -> np.ndarray:
-    """(frames, 2) centres (x, y) in units of the frame side."""
+    # (frames, 2) centres (x, y) in units of the frame side
     t = np.arange(frames, dtype=np.float64)
     motion = MOTIONS[rng.integers(len(MOTIONS))]
     lo, hi = radius, 1 - radius
     if motion == "slide":
-        speed = rng.uniform(0.012, 0.03)
-        a = rng.uniform(0, 2 * np.pi)
+        speed, a = rng.uniform(0.012, 0.03), rng.uniform(0, 2 * np.pi)
         x0, y0 = rng.uniform(lo, hi, 2)
         x = _reflect(x0 + speed * np.cos(a) * t, lo, hi)
         y = _reflect(y0 + speed * np.sin(a) * t, lo, hi)
@@ -128,8 +113,7 @@ def _trajectory(rng: np.random.Generator, frames: int, radius: float, ground: fl
     else:  # orbit
         cx, cy = rng.uniform(0.35, 0.65, 2)
         r = rng.uniform(0.12, min(cx, 1 - cx, cy, 1 - cy) - radius + 0.05)
-        w = rng.choice([-1, 1]) * rng.uniform(0.1, 0.25)
-        p = rng.uniform(0, 2 * np.pi)
+        w, p = rng.choice([-1, 1]) * rng.uniform(0.1, 0.25), rng.uniform(0, 2 * np.pi)
         x, y = cx + r * np.cos(p + w * t), cy + r * np.sin(p + w * t)
     return np.stack([x, y], axis=1)
 
@@ -142,7 +126,7 @@ def render_clip(index: int, frames: int = 32, size: int = 64, seed: int = 0, max
     centres = (np.arange(size, dtype=np.float32) + 0.5) / size
     for _ in range(rng.integers(1, max_objects + 1)):
         radius = rng.uniform(0.07, 0.14)
-        colour = _random_colour(rng, 0.0, 1.0)
+        colour = rng.uniform(0.0, 1.0, 3)
         colour[rng.integers(3)] = rng.uniform(0.85, 1.0)  # keep objects vivid against the scene
         colour = colour.astype(np.float32)
         square = rng.random() < 0.35
@@ -164,10 +148,6 @@ def render_clip(index: int, frames: int = 32, size: int = 64, seed: int = 0, max
     return (np.clip(video, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def _clip_path(index: int) -> str:
-    return f"clips/{index // 1000:03d}/{index:06d}.jpg"
-
-
 def _write_range(out: str, spec: SyntheticSpec, start: int, stop: int) -> list:
     lines = []
     for i in range(start, stop):
@@ -175,7 +155,7 @@ def _write_range(out: str, spec: SyntheticSpec, start: int, stop: int) -> list:
         if spec.min_frames is not None and spec.min_frames < spec.frames:
             frames = int(np.random.default_rng([spec.seed, i, 1]).integers(spec.min_frames, spec.frames + 1))
         clip = render_clip(i, frames, spec.size, spec.seed, spec.max_objects)
-        rel = _clip_path(i)
+        rel = f"clips/{i // 1000:03d}/{i:06d}.jpg"
         dest = Path(out) / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(clip.reshape(frames * spec.size, spec.size, 3)).save(dest, quality=spec.quality)
@@ -185,22 +165,17 @@ def _write_range(out: str, spec: SyntheticSpec, start: int, stop: int) -> list:
 
 def make_synthetic(out_dir: Union[str, Path], spec: SyntheticSpec = SyntheticSpec(), workers: Optional[int] = None,
                    progress: bool = True, overwrite: bool = False) -> Path:
-    """Write ``spec.count`` clips and ``train.txt`` under ``out_dir``; return the list file.
-
-    A folder that already holds the same spec (``synthetic.json``) is left as it is,
-    so notebooks can call this on every run.
-    """
-    out = Path(out_dir)
+    """Write ``spec.count`` clips and ``train.txt`` under ``out_dir``; return the list file. A folder that already
+    holds the same spec (``synthetic.json``) is left as it is, so notebooks can call this on every run."""
+    out, wanted = Path(out_dir), asdict(spec)
     list_file = out / "train.txt"
-    wanted = asdict(spec)
     if not overwrite and dataset_is_current(out, "synthetic.json", wanted, "train.txt"):
         return list_file
     ensure_writable_dir(out)
     (out / "synthetic.json").unlink(missing_ok=True)
 
     workers = workers or min(os.cpu_count() or 1, 8)
-    chunk = 64
-    ranges = [(s, min(s + chunk, spec.count)) for s in range(0, spec.count, chunk)]
+    ranges = [(s, min(s + 64, spec.count)) for s in range(0, spec.count, 64)]
     lines: list = []
     parallel = workers > 1 and len(ranges) > 1
     with tqdm(total=spec.count, desc="synthetic clips", unit="clip", disable=not progress) as bar, \

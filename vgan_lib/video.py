@@ -1,8 +1,4 @@
-"""Video out: tensors to uint8 frames, mediapy for showing and writing.
-
-mediapy shells out to an ``ffmpeg`` program; a fresh machine often has none on its
-PATH, so the first use points mediapy at the binary the ``imageio-ffmpeg`` wheel bundles.
-"""
+"""Video out: tensors to uint8 frames, mediapy (and so ffmpeg) for showing and writing."""
 
 from __future__ import annotations
 
@@ -19,16 +15,11 @@ _ffmpeg_ready = False
 
 
 def to_uint8(video: Union[torch.Tensor, np.ndarray]) -> np.ndarray:
-    """Videos in [-1, 1] or [0, 1]-masks to uint8 frames.
-
-    (B, C, T, H, W) -> (B, T, H, W, 3); (C, T, H, W) -> (T, H, W, 3).
-    One-channel inputs (masks in [0, 1]) become grey RGB; three-channel inputs are
-    taken to be in [-1, 1].
-    """
+    """Videos (B, 3, T, H, W) in [-1, 1], or masks (B, 1, T, H, W) in [0, 1] (as grey), to uint8 frames
+    (B, T, H, W, 3); without B, (C, T, H, W) -> (T, H, W, 3)."""
     x = torch.as_tensor(video).detach().float().cpu()
     single = x.dim() == 4
-    if single:
-        x = x.unsqueeze(0)
+    x = x.unsqueeze(0) if single else x
     if x.dim() != 5:
         raise ValueError(f"expected (B, C, T, H, W) or (C, T, H, W), got shape {tuple(x.shape)}")
     if x.shape[1] == 1:
@@ -41,17 +32,15 @@ def to_uint8(video: Union[torch.Tensor, np.ndarray]) -> np.ndarray:
 
 def upscale(frames: np.ndarray, factor: int) -> np.ndarray:
     """Nearest-neighbour enlargement of (..., H, W, C) frames, so small videos stay crisp."""
-    if factor <= 1:
-        return frames
-    return frames.repeat(factor, axis=-3).repeat(factor, axis=-2)
+    return frames if factor <= 1 else frames.repeat(factor, axis=-3).repeat(factor, axis=-2)
 
 
-def tile_videos(videos: np.ndarray, columns: Optional[int] = None, pad: int = 1, pad_value: int = 255) -> np.ndarray:
+def tile_videos(videos: np.ndarray, columns: Optional[int] = None, pad: int = 1) -> np.ndarray:
     """(N, T, H, W, 3) -> one (T, H', W', 3) video with the clips in a grid."""
     n, t, h, w, c = videos.shape
     columns = columns or int(np.ceil(np.sqrt(n)))
     rows = int(np.ceil(n / columns))
-    grid = np.full((t, rows * (h + pad) + pad, columns * (w + pad) + pad, c), pad_value, dtype=videos.dtype)
+    grid = np.full((t, rows * (h + pad) + pad, columns * (w + pad) + pad, c), 255, dtype=videos.dtype)
     for i in range(n):
         r, k = divmod(i, columns)
         y, x = pad + r * (h + pad), pad + k * (w + pad)
@@ -60,7 +49,8 @@ def tile_videos(videos: np.ndarray, columns: Optional[int] = None, pad: int = 1,
 
 
 def ensure_ffmpeg() -> str:
-    """Point mediapy at an ffmpeg program: the one on PATH, else imageio-ffmpeg's bundled binary."""
+    """Point mediapy at an ffmpeg program: the one on PATH, else imageio-ffmpeg's bundled binary (a fresh
+    machine often has none on its PATH)."""
     global _ffmpeg_ready
     import mediapy
 
@@ -89,10 +79,9 @@ def write_video(path: Union[str, Path], frames: np.ndarray, fps: float = 8, scal
 
     ensure_ffmpeg()
     path = Path(path)
-    frames = upscale(np.asarray(frames), scale)
     codec = "gif" if path.suffix.lower() == ".gif" else "h264"
-    if codec == "h264":
-        frames = _even(frames)
+    frames = upscale(np.asarray(frames), scale)
+    frames = _even(frames) if codec == "h264" else frames
     mediapy.write_video(path, frames, fps=fps, codec=codec)
     return path
 
@@ -109,9 +98,9 @@ def show_videos(videos: Union[Mapping[str, np.ndarray], Sequence[np.ndarray]], f
     import mediapy
 
     ensure_ffmpeg()
-    if isinstance(videos, Mapping):
-        videos = {k: _even(upscale(np.asarray(v), scale)) for k, v in videos.items()}
-    else:
-        videos = [_even(upscale(np.asarray(v), scale)) for v in videos]
+    def big(v):
+        return _even(upscale(np.asarray(v), scale))
+
+    videos = {k: big(v) for k, v in videos.items()} if isinstance(videos, Mapping) else [big(v) for v in videos]
     return mediapy.show_videos(videos, fps=fps, columns=columns, codec=codec, **kwargs)
 

@@ -1,10 +1,5 @@
-"""Pictures and tables the notebooks share: frame strips, the two streams side by side,
-training curves, and a layer-by-layer shape table read off real modules.
-
-Every plotting helper returns its matplotlib ``Figure`` (or ``Axes``) so a notebook
-can end the cell with ``plt.show()``. Frames are uint8 ``(T, H, W, 3)``; tensors are
-converted with :func:`vgan_lib.video.to_uint8`.
-"""
+"""Pictures and tables the notebooks share: frame strips, the two streams side by side, training curves,
+and a layer-by-layer shape table read off real modules. Plots return their matplotlib Figure (or Axes)."""
 
 from __future__ import annotations
 
@@ -20,11 +15,16 @@ __all__ = ["frame_strip", "stream_panel", "plot_losses", "describe_layer", "laye
            "format_table", "plot_frame_grid"]
 
 
-def frame_strip(frames: np.ndarray, every: int = 2, ax=None, title: Optional[str] = None, pad: int = 1):
-    """Draw every ``every``-th frame of one clip side by side on ``ax``.
+def _finish(fig, title: Optional[str], **title_style):
+    # the title, if any, then tight layout: every figure here ends so
+    if title:
+        fig.suptitle(title, **title_style)
+    fig.tight_layout()
+    return fig
 
-    frames: uint8 (T, H, W, 3). Returns the Axes (a new figure when ``ax`` is None).
-    """
+
+def frame_strip(frames: np.ndarray, every: int = 2, ax=None, title: Optional[str] = None, pad: int = 1):
+    """Every ``every``-th frame of one clip, uint8 (T, H, W, 3), side by side on ``ax`` (None: a new figure)."""
     import matplotlib.pyplot as plt
 
     frames = np.asarray(frames)
@@ -46,11 +46,10 @@ def frame_strip(frames: np.ndarray, every: int = 2, ax=None, title: Optional[str
 
 
 def stream_panel(streams, index: int = 0, every: int = 2, frames: Optional[int] = None, title: Optional[str] = None):
-    """One clip's streams as rows of frame strips: composite, foreground f, mask m, background b.
+    """Clip ``index`` of ``model.Streams`` as rows of frame strips: composite, foreground f, mask m, background b.
 
-    streams: ``vgan_lib.model.Streams``, video/foreground (B, 3, T, H, W), mask (B, 1, T, H, W)
-    in [0, 1], background (B, 3, H, W), shown repeated over time as the composite uses it
-    (one row for a one-stream generator). ``frames`` keeps the first frames. Returns the Figure.
+    video/foreground (B, 3, T, H, W), mask (B, 1, T, H, W) in [0, 1], background (B, 3, H, W), repeated over
+    time as the composite uses it (one row for a one-stream generator). ``frames`` keeps the first frames.
     """
     import matplotlib.pyplot as plt
 
@@ -58,27 +57,20 @@ def stream_panel(streams, index: int = 0, every: int = 2, frames: Optional[int] 
     T = video.shape[1] if frames is None else min(frames, video.shape[1])
     rows = [("composite\nm*f + (1-m)*b", video)]
     if streams.mask is not None:
-        b = streams.background[index]
-        rows += [("foreground f", streams.foreground[index]),
-                 ("mask m", streams.mask[index]),
-                 ("background b", b.unsqueeze(1).expand(-1, video.shape[1], -1, -1))]
+        rows += [("foreground f", streams.foreground[index]), ("mask m", streams.mask[index]),
+                 ("background b", streams.background[index].unsqueeze(1).expand(-1, video.shape[1], -1, -1))]
     n_shown = len(range(0, T, every))
     fig, axes = plt.subplots(len(rows), 1, figsize=(1.0 * n_shown + 1.2, 1.15 * len(rows)), squeeze=False)
     for ax, (name, clip) in zip(axes[:, 0], rows):
         frame_strip(to_uint8(clip)[:T], every=every, ax=ax, title=name)
     for ax in axes[:-1, 0]:
         ax.set_xticklabels([])
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title, fontsize=10)
 
 
 def plot_losses(history: Sequence[dict], smooth: int = 1, title: Optional[str] = None):
-    """Training curves from ``GANTrainer.history`` (dicts with ``loss_d``, ``loss_g``, ``d_real``,
-    ``d_fake``): losses left, D's mean output on real and fake batches right; ``smooth`` > 1
-    draws a running mean over that many steps. Returns the Figure.
-    """
+    """Training curves from ``GANTrainer.history``: losses left, D's mean output on real and fake batches
+    right; ``smooth`` > 1 draws a running mean over that many steps."""
     import matplotlib.pyplot as plt
 
     if not history:
@@ -101,27 +93,18 @@ def plot_losses(history: Sequence[dict], smooth: int = 1, title: Optional[str] =
         ax.legend()
     ax_d.axhline(0.5, color="grey", lw=0.8, ls="--")
     ax_d.set_ylim(0, 1)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title)
 
 
 def plot_frame_grid(videos: np.ndarray, row_labels: Optional[Sequence[str]] = None,
-                    frames: Optional[Sequence[int]] = None, title: Optional[str] = None,
-                    cell_inches: float = 0.8):
-    """One row per clip, one column per chosen frame; returns the Figure.
-
-    videos: uint8 (N, T, H, W, 3), e.g. from ``video.to_uint8``. ``frames`` picks the
-    columns (default: up to 8 evenly spaced).
-    """
+                    frames: Optional[Sequence[int]] = None, title: Optional[str] = None):
+    """Clips uint8 (N, T, H, W, 3): one row per clip, one column per chosen frame (default: up to 8 evenly spaced)."""
     import matplotlib.pyplot as plt
 
     videos = np.asarray(videos)
     n, t = videos.shape[:2]
     frames = list(range(0, t, max(1, t // 8)))[:8] if frames is None else list(frames)
-    fig, axes = plt.subplots(n, len(frames), figsize=(cell_inches * len(frames) + 0.9, cell_inches * n + 0.4),
-                             squeeze=False)
+    fig, axes = plt.subplots(n, len(frames), figsize=(0.8 * len(frames) + 0.9, 0.8 * n + 0.4), squeeze=False)
     for i in range(n):
         for j, f in enumerate(frames):
             ax = axes[i, j]
@@ -131,10 +114,7 @@ def plot_frame_grid(videos: np.ndarray, row_labels: Optional[Sequence[str]] = No
                 ax.set_title(f"t={f}", fontsize=8)
             if j == 0 and row_labels is not None:
                 ax.set_ylabel(row_labels[i], fontsize=8, rotation=0, ha="right", va="center")
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, title, fontsize=10)
 
 
 # ---------------------------------------------------------------------------- shape tables
@@ -158,23 +138,16 @@ def describe_layer(mod: nn.Module) -> str:
 
 
 def layer_table(module: nn.Module, *inputs, **kwargs) -> list:
-    """Run ``module(*inputs, **kwargs)`` once, with a forward hook on every leaf module.
-
-    Returns one dict per leaf call, in execution order: ``name`` (the module's path,
-    e.g. ``foreground.0``), ``layer`` (see :func:`describe_layer`), ``shape`` (output shape without the
-    batch dimension) and ``params`` (its own parameter count). Runs under no_grad and
-    restores the module's train/eval mode.
-    """
-    rows, handles = [], []
-    names = {m: n for n, m in module.named_modules()}
+    """Run ``module(*inputs, **kwargs)`` once under no_grad, hooking every leaf module: one dict per leaf call,
+    in order: ``name`` (e.g. ``foreground.0``), ``layer`` (``describe_layer``), ``shape`` (output shape without
+    the batch dimension), ``params`` (its own parameter count)."""
+    rows, names = [], {m: n for n, m in module.named_modules()}
 
     def hook(mod, _inp, out):
         rows.append({"name": names[mod], "layer": describe_layer(mod), "shape": tuple(out.shape[1:]),
                      "params": sum(p.numel() for p in mod.parameters(recurse=False))})
 
-    for m in module.modules():
-        if not list(m.children()):
-            handles.append(m.register_forward_hook(hook))
+    handles = [m.register_forward_hook(hook) for m in module.modules() if not list(m.children())]
     try:
         with torch.no_grad():
             module(*inputs, **kwargs)
@@ -184,27 +157,17 @@ def layer_table(module: nn.Module, *inputs, **kwargs) -> list:
     return rows
 
 
-def format_table(header: Sequence[str], rows: Sequence[Sequence], first_width: Optional[int] = None) -> str:
-    """Fixed-width text: the first column left-aligned, the others right-aligned.
-
-    Cells are printed as given (format numbers before); every results table of the kit
-    (layers, parameters, accuracies) goes through here.
-    """
+def format_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
+    """Fixed-width text, the first column left-aligned, the others right-aligned; cells printed as given."""
     table = [list(map(str, header))] + [list(map(str, r)) for r in rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    if first_width:
-        widths[0] = max(widths[0], first_width)
     return "\n".join("  ".join([r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]).rstrip()
                      for r in table)
 
 
 def format_layer_table(rows) -> str:
-    """The rows of :func:`layer_table` as a text table, shapes written C x T x H x W.
-
-    ``rows`` is one table (a list) or several tables of the same network at different
-    sizes, as ``{"paper": rows_a, "small": rows_b}``: one line per layer (described as
-    in the first table), with an output and a parameter column per table.
-    """
+    """``layer_table`` rows as text, shapes C x T x H x W; or several tables of one network at different sizes,
+    ``{"paper": rows_a, "small": rows_b}``: an output and a parameter column per table."""
     tables = rows if isinstance(rows, dict) else {"": rows}
     labels, columns = list(tables), list(tables.values())
     if len({len(c) for c in columns}) != 1 or any(

@@ -1,14 +1,6 @@
-"""Interactive widgets (ipywidgets 8) for looking inside a trained generator.
-
-``LatentExplorer(G)`` shows G's video for a point on the path between latents z0 and z1
-(two seeds): alpha slides along the path, straight or along the great circle; a frame
-slider is driven by a Play button in the browser (``jslink``); a view selector shows the
-composite, foreground, background, mask or all side by side; optional sliders step along
-G's principal latent directions. G runs only when the latent changes: the streams of the
-last ``cache_size`` latents and the PNG of every frame shown are cached
-(``update_seconds``: the last update's time; see ``benchmarks/widget_update.py``).
-Errors while updating are shown in red in the widget and kept in ``last_error``.
-"""
+"""Interactive widgets (ipywidgets 8) for looking inside a trained generator: ``LatentExplorer``."""
+# G runs only when the latent changes: the streams of the last ``cache_size`` latents and the PNG of
+# every frame shown are cached (``update_seconds``: the last update's time; benchmarks/widget_update.py).
 
 from __future__ import annotations
 
@@ -33,17 +25,17 @@ VIEWS = ("composite", "foreground", "background", "mask", "all")
 PANELS = ("composite", "foreground", "background", "mask")
 
 
-def png_bytes(frame: np.ndarray, compress_level: int = 1) -> bytes:
+def png_bytes(frame: np.ndarray) -> bytes:
     """A uint8 (H, W, 3) picture as PNG bytes (fast, lossless)."""
     from PIL import Image as PILImage
 
     buf = io.BytesIO()
-    PILImage.fromarray(np.ascontiguousarray(frame)).save(buf, format="PNG", compress_level=compress_level)
+    PILImage.fromarray(np.ascontiguousarray(frame)).save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
 
 
 def _remember(cache: OrderedDict, key, value, size: int):
-    """Put ``value`` in an LRU cache of ``size`` items and return it."""
+    # put value in an LRU cache of size items and return it
     cache[key] = value
     while len(cache) > size:
         cache.popitem(last=False)
@@ -57,34 +49,29 @@ def _label(text: str):
 
 
 class LatentExplorer:
-    """Interpolate between two latents of a generator and watch the result, frame by frame.
+    """Interpolate between the latents z0, z1 of two seeds (straight or along the great circle: ``method``)
+    and watch G's video at ``alpha`` frame by frame: composite, foreground, background, mask or all.
 
-    G: anything with ``cfg`` and ``G(z, return_streams=True)``; it runs in eval mode without
-    gradients, with torch's CPU threads capped at ``threads`` (None: unchanged). ``scale``
-    enlarges the pictures (default: a 32x32 video becomes 192x192), ``directions`` adds that
-    many principal-direction sliders, ``gap`` is the white space between the panels of "all".
-    The controls are attributes (``alpha``, ``frame``, ``play``, ``view``, ``method``, ``seed0``,
-    ``seed1``, ``direction_sliders``): setting their ``value`` updates the picture. Display it
-    as a cell's last expression, or ``display(explorer.widget)``.
+    G runs in eval mode without gradients on at most ``threads`` CPU threads (None: unchanged); ``scale``
+    enlarges the pictures (default: to about 192 px), ``directions`` adds that many principal-direction
+    sliders, ``gap`` is the white space between the panels of view "all". Setting a control's ``value``
+    (``alpha``, ``frame``, ``play``, ``view``, ``method``, ``seed0``, ``seed1``, ``direction_sliders``)
+    updates the picture; errors show in red and stay in ``last_error``. Display ``explorer.widget``.
     """
 
-    def __init__(self, G: nn.Module, seed0: int = 0, seed1: int = 1, method: str = "spherical",
-                 alpha: float = 0.0, scale: Optional[int] = None, fps: float = 8, directions: int = 0,
-                 gap: int = 4, cache_size: int = 64, png_cache_size: int = 1024, threads: Optional[int] = 1):
+    def __init__(self, G: nn.Module, seed0: int = 0, seed1: int = 1, method: str = "spherical", alpha: float = 0.0,
+                 scale: Optional[int] = None, fps: float = 8, directions: int = 0, gap: int = 4, cache_size: int = 64,
+                 threads: Optional[int] = 1):
         import ipywidgets as W
 
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-        self.G = G.eval()
-        cfg = G.cfg
+        self.G, cfg = G.eval(), G.cfg
         self.z_dim, self.frames, self.size = cfg.z_dim, cfg.frames, cfg.size
-        self.scale = int(scale) if scale else max(1, 192 // self.size)
-        self.gap = int(gap)
+        self.scale, self.gap = int(scale) if scale else max(1, 192 // self.size), int(gap)
         self.two_stream = cfg.generator == "two_stream"
         self.panels = PANELS if self.two_stream else ("composite",)
-        self.cache_size, self.png_cache_size = cache_size, png_cache_size
-        self.threads = threads
-        self.generator_calls = 0
+        self.cache_size, self.threads, self.generator_calls = cache_size, threads, 0
         self.update_seconds = float("nan")   # wall time of the last update
         self.last_generated = False          # whether that update ran G
         self.last_error: Optional[BaseException] = None
@@ -92,19 +79,18 @@ class LatentExplorer:
         self._png_cache: "OrderedDict[tuple, Tuple[bytes, np.ndarray]]" = OrderedDict()
         self._z_cache: Dict[int, torch.Tensor] = {}
         self._rng = random.Random(seed0 * 1_000_003 + seed1)
-        self._picture: Optional[np.ndarray] = None
+        self._picture: Optional[np.ndarray] = None  # the picture shown
         self._ready = False
 
         # --- the controls -------------------------------------------------------------
-        self.seed0 = W.IntText(value=seed0, description="z₀ seed", layout=W.Layout(width="170px"))
-        self.seed1 = W.IntText(value=seed1, description="z₁ seed", layout=W.Layout(width="170px"))
-        self.new0 = W.Button(description="new z₀", icon="random", layout=W.Layout(width="90px"))
-        self.new1 = W.Button(description="new z₁", icon="random", layout=W.Layout(width="90px"))
+        self.seed0, self.seed1 = (W.IntText(value=s, description=f"z{i} seed", layout=W.Layout(width="170px"))
+                                  for i, s in (("₀", seed0), ("₁", seed1)))
+        self.new0, self.new1 = (W.Button(description=f"new z{i}", icon="random", layout=W.Layout(width="90px"))
+                                for i in "₀₁")
         self.method = W.ToggleButtons(options=list(METHODS), value=method, tooltips=[
             "straight line from z0 to z1", "great circle from z0 to z1"], style={"button_width": "80px"})
-        self.alpha = W.FloatSlider(value=alpha, min=0.0, max=1.0, step=0.01, description="α",
-                                   readout_format=".2f", continuous_update=True,
-                                   layout=W.Layout(width="480px"))
+        self.alpha = W.FloatSlider(value=alpha, min=0.0, max=1.0, step=0.01, description="α", readout_format=".2f",
+                                   continuous_update=True, layout=W.Layout(width="480px"))
         self.frame = W.IntSlider(value=0, min=0, max=self.frames - 1, step=1, description="frame",
                                  continuous_update=True, layout=W.Layout(width="380px"))
         self.play = W.Play(value=0, min=0, max=self.frames - 1, step=1, interval=max(10, int(1000 / fps)),
@@ -114,37 +100,27 @@ class LatentExplorer:
         self.view = W.ToggleButtons(options=list(views), value="composite", disabled=len(views) == 1,
                                     style={"button_width": "104px"})
         self.directions = principal_directions(G, directions) if directions else None
-        self.direction_sliders = []
-        if self.directions is not None:
-            for i, share in enumerate(self.directions.explained.tolist()):
-                self.direction_sliders.append(W.FloatSlider(
-                    value=0.0, min=-3.0, max=3.0, step=0.1, readout_format="+.1f", continuous_update=True,
-                    description=f"PC{i + 1}", tooltip=f"{100 * share:.1f}% of the first layer's variance",
-                    layout=W.Layout(width="320px")))
-        self.caption = W.HTML()
+        shares = self.directions.explained.tolist() if self.directions is not None else []
+        self.direction_sliders = [W.FloatSlider(
+            value=0.0, min=-3.0, max=3.0, step=0.1, readout_format="+.1f", continuous_update=True,
+            description=f"PC{i + 1}", tooltip=f"{100 * share:.1f}% of the first layer's variance",
+            layout=W.Layout(width="320px")) for i, share in enumerate(shares)]
+        self.caption, self.info, self.error = W.HTML(), W.HTML(), W.HTML()
         self.image = W.Image(format="png", layout=W.Layout(border="1px solid #ddd"))
-        self.info = W.HTML()
-        self.error = W.HTML()
         for w, cls in ((self.alpha, "vgan-alpha"), (self.frame, "vgan-frame"), (self.play, "vgan-play"),
                        (self.view, "vgan-view"), (self.image, "vgan-picture"), (self.error, "vgan-error"),
                        (self.info, "vgan-info")):
             w.add_class(cls)
 
-        rows = [
-            W.HBox([self.seed0, self.new0, self.seed1, self.new1]),
-            W.HBox([_label("path"), self.method]),
-            self.alpha,
-            W.HBox([self.play, self.frame]),
-            W.HBox([_label("view"), self.view]),
-        ]
-        if self.direction_sliders:
-            rows.append(W.HBox(self.direction_sliders, layout=W.Layout(flex_flow="row wrap")))
-        rows += [self.caption, self.image, self.info, self.error]
-        self.widget = W.VBox(rows)
+        sliders = [W.HBox(self.direction_sliders, layout=W.Layout(flex_flow="row wrap"))] if shares else []
+        self.widget = W.VBox([W.HBox([self.seed0, self.new0, self.seed1, self.new1]),
+                              W.HBox([_label("path"), self.method]), self.alpha, W.HBox([self.play, self.frame]),
+                              W.HBox([_label("view"), self.view]), *sliders, self.caption, self.image, self.info,
+                              self.error])
 
         # --- wiring: latent changes run G (or hit the cache), the rest only re-render ----
         for w in (self.seed0, self.seed1, self.method, self.alpha, *self.direction_sliders, self.frame, self.view):
-            w.observe(self._on_change, names="value")
+            w.observe(lambda _: self._ready and self.refresh(), names="value")
         self.new0.on_click(lambda _: self._reseed(self.seed0))
         self.new1.on_click(lambda _: self._reseed(self.seed1))
         self._ready = True
@@ -197,8 +173,7 @@ class LatentExplorer:
         if s.background is not None:
             arrays["background"] = to_uint8(s.background[0].unsqueeze(1))  # (1, H, W, 3): still
             arrays["mask"] = to_uint8(s.mask[0])
-        _remember(self._streams_cache, key, arrays, self.cache_size)
-        return arrays, True
+        return _remember(self._streams_cache, key, arrays, self.cache_size), True
 
     def render(self, arrays: Dict[str, np.ndarray], frame: int, view: str) -> np.ndarray:
         """The picture for one frame: (H*scale, W*scale, 3), or the panels side by side."""
@@ -215,10 +190,6 @@ class LatentExplorer:
     def _reseed(self, text_widget) -> None:
         text_widget.value = self._rng.randrange(10_000)
 
-    def _on_change(self, change) -> None:
-        if self._ready:
-            self.refresh()
-
     def refresh(self) -> None:
         """Bring the picture up to date with the controls; errors go to the widget."""
         t0 = time.perf_counter()
@@ -229,14 +200,13 @@ class LatentExplorer:
             cached = self._png_cache.get(key)
             if cached is None:
                 pic = self.render(arrays, frame, view)
-                cached = _remember(self._png_cache, key, (png_bytes(pic), pic), self.png_cache_size)
+                cached = _remember(self._png_cache, key, (png_bytes(pic), pic), 1024)
             else:
                 self._png_cache.move_to_end(key)
-            data, pic = cached
-            self._picture = pic
+            data, self._picture = cached
             if self.image.value != data:
                 self.image.value = data
-            self.image.width, self.image.height = pic.shape[1], pic.shape[0]
+            self.image.width, self.image.height = self._picture.shape[1], self._picture.shape[0]
             self._set_caption(view)
             self.last_generated = generated
             self.update_seconds = time.perf_counter() - t0
@@ -247,25 +217,21 @@ class LatentExplorer:
         except Exception as e:  # shown in the widget, not raised into the kernel log
             self.last_error = e
             self.update_seconds = time.perf_counter() - t0
-            self.error.value = (
-                '<pre style="color:#b00020;white-space:pre-wrap;margin:0">'
-                f"error: {html.escape(type(e).__name__)}: {html.escape(str(e))}</pre>")
+            self.error.value = ('<pre style="color:#b00020;white-space:pre-wrap;margin:0">'
+                                f"error: {html.escape(type(e).__name__)}: {html.escape(str(e))}</pre>")
 
     def _set_caption(self, view: str) -> None:
         names = self.panels if view == "all" else (view,)
         width = self.size * self.scale
-        cells = "".join(
-            f'<div style="width:{width}px;margin-right:{self.gap}px;text-align:center;font-size:12px">{n}</div>'
-            for n in names)
+        cells = "".join(f'<div style="width:{width}px;margin-right:{self.gap}px;text-align:center;font-size:12px">'
+                        f'{n}</div>' for n in names)
         self.caption.value = f'<div style="display:flex">{cells}</div>'
 
     def _set_info(self) -> None:
-        z = self.current_z()
         what = "G ran" if self.last_generated else "cached"
-        self.info.value = (
-            f'<span style="font-size:12px;color:#555">‖z‖ = {float(z.norm()):.2f} · '
-            f"angle(z₀, z₁) = {angle(self.z0, self.z1):.1f}° · "
-            f"update {1000 * self.update_seconds:.0f} ms ({what})</span>")
+        self.info.value = (f'<span style="font-size:12px;color:#555">‖z‖ = {float(self.current_z().norm()):.2f} · '
+                           f"angle(z₀, z₁) = {angle(self.z0, self.z1):.1f}° · "
+                           f"update {1000 * self.update_seconds:.0f} ms ({what})</span>")
 
     # --- display ----------------------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs):

@@ -59,8 +59,7 @@ class _CachedVideos(torch.utils.data.Dataset):
     # items read only the uint8 cache (memory-mapped: just the window's frames), safe in DataLoader workers
     def __init__(self, videos: list[Video], files: list[Path], lengths: list[int], frames: int):
         self.videos, self.files, self.lengths = list(videos), list(files), list(lengths)
-        self.labels = [v.label for v in self.videos]
-        self.frames = frames
+        self.labels, self.frames = [v.label for v in self.videos], frames
 
     def __len__(self) -> int:
         return len(self.videos)
@@ -138,12 +137,9 @@ class UCF101Data:
 
 def load_ucf101(root, cfg: VideoGANConfig, split=1, *, stride=1, fps=None, windows=5, classes=None,
                 cache_dir=None, on_error="raise", seed=0, progress=True, workers=0) -> UCF101Data:
-    """Index, decode once (into ``cache_dir``, default ``root/.vgan-cache``) and wrap one split.
-
-    classes:  only these, relabelled 0..K-1 in the order given (``["YoYo", "Kayaking"]``: the
-              earlier PyTorch port's binary task); only their videos are decoded.
-    on_error: "raise" stops at the first bad video or line, naming it; "skip" keeps its message
-              in ``.skipped``."""
+    """Index, decode once (into ``cache_dir``, default ``root/.vgan-cache``) and wrap one split. ``classes``:
+    only these (and only their videos decoded), relabelled 0..K-1 in the order given; ``on_error``: "raise"
+    stops at the first bad video or line, naming it, "skip" keeps its message in ``.skipped``."""
     ClipSettings(split, stride, fps, windows)
     index = index_ucf101(root, split, on_error)
     if classes is not None:

@@ -1,9 +1,5 @@
-"""Is the discriminator a feature learner? Fine-tune it to recognise actions (the paper's Table 3).
-
-D's last layer becomes Dropout(0.5) and a K-way convolution (``model.ActionClassifier``),
-trained as ``finetune`` (every layer), ``linear`` (D's trunk frozen: logistic regression on
-D's features) or ``scratch`` (random weights), at the same budget.
-"""
+"""Is the discriminator a feature learner? Fine-tune it to recognise actions (the paper's Table 3): as
+``finetune`` (every layer), ``linear`` (D's trunk frozen) or ``scratch`` (random weights), at the same budget."""
 # Equal budgets make a gap between scratch and the others what D learned from unlabelled video.
 
 from __future__ import annotations
@@ -137,15 +133,15 @@ class Evaluation:
         return {**vars(self), "per_class_accuracy": [None if math.isnan(a) else a for a in self.per_class_accuracy],
                 "confusion": self.confusion.tolist()}
 
-    def format(self, max_matrix: int = 20) -> str:
-        """Accuracies, per class, and the confusion matrix (its largest cells past ``max_matrix`` classes)."""
+    def format(self) -> str:
+        """Accuracies, per class, and the confusion matrix (its largest cells past 20 classes)."""
         k = len(self.classes)
         per_class = [[name, "n/a" if math.isnan(a) else f"{a:.3f}", int(row.sum())]
                      for name, a, row in zip(self.classes, self.per_class_accuracy, self.confusion)]
         lines = [f"video accuracy {self.video_accuracy:.3f} ({self.num_videos} videos), clip accuracy "
                  f"{self.clip_accuracy:.3f} ({self.num_clips} clips), chance {1 / k:.3f}",
                  format_table(["class", "video accuracy", "videos"], per_class)]
-        if k <= max_matrix:
+        if k <= 20:
             rows = [[c, *map(int, r)] for c, r in zip(self.classes, self.confusion)]
             lines += ["confusion (rows: true, columns: predicted):", format_table(["", *range(1, k + 1)], rows)]
         else:
@@ -177,8 +173,8 @@ def evaluate(model: ActionClassifier, test: TestVideos, classes: list[str] | Non
         clip_correct += (logits.argmax(2) == labels[:, None]).sum().item()
         clips_seen += b * w
         np.add.at(confusion, (labels.numpy(), logits.softmax(2).mean(1).argmax(1).numpy()), 1)
-    n, per_class = int(confusion.sum()), [float(c / m) if m else math.nan for c, m in zip(confusion.diagonal(),
-                                                                                          confusion.sum(1))]
+    n = int(confusion.sum())
+    per_class = [float(c / m) if m else math.nan for c, m in zip(confusion.diagonal(), confusion.sum(1))]
     return Evaluation(classes, clip_correct / max(clips_seen, 1), float(np.trace(confusion)) / max(n, 1),
                       per_class, confusion, n, clips_seen)
 

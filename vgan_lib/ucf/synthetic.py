@@ -1,9 +1,6 @@
-"""A generated action set in UCF-101's own format: real ``.avi`` files and CRLF split lists.
-
-Each class is a way of *moving* (YoYo: fast up and down; Kayaking: a steady glide, ...);
-clip c of group g shows the same scene and object in every class, so a still frame cannot
-tell the classes apart. ``ActionSpec(classes=2)`` is the earlier PyTorch port's YoYo vs Kayaking.
-"""
+"""A generated action set in UCF-101's own format (``.avi`` files, CRLF split lists). Each class is a way of
+*moving*; clip c of group g shows the same scene and object in every class, so a still frame cannot tell the
+classes apart. ``ActionSpec(classes=2)`` is the earlier PyTorch port's YoYo vs Kayaking."""
 # UCF-101 (6.5 GB) cannot be fetched from every machine. Like it, most videos are 320x240 at
 # 25 fps (MPEG-4 part 2, as its xvid files), some have another size, aspect or rate, and
 # lengths vary, some under 32 frames.
@@ -222,8 +219,8 @@ def _group_scene(seed: int, group: int, w: int, h: int, clutter: bool = True) ->
     for _ in range(g.integers(0, 2) if clutter else 0):  # a static look-alike: shape alone is no clue
         _draw(scene, _Look(g), g.uniform(-0.4, 0.4) * w / short, g.uniform(-0.35, 0.35) * h / short,
               g.uniform(0, np.pi), 1.0, short)
-    look.colour = (look.colour * 255 + 0.5).astype(np.uint8)  # paint straight into uint8 frames
-    look.tip = (look.tip * 255 + 0.5).astype(np.uint8)
+    # paint straight into uint8 frames
+    look.colour, look.tip = ((c * 255 + 0.5).astype(np.uint8) for c in (look.colour, look.tip))
     return (scene * 255 + 0.5).astype(np.uint8), look
 
 
@@ -231,9 +228,8 @@ def render_video(spec: ActionSpec, cls: str, group: int, clip: int) -> tuple[np.
     """Video ``clip`` of ``group`` of class ``cls``: (uint8 (N, H, W, 3), fps)."""
     # Two random streams: ``v`` (without the class) fixes all a still frame shows, ``r`` (with
     # the class) only the motion's numbers: clip c of group g is a minimal pair across classes.
-    cls_id = list(CATALOG).index(cls)
-    v = np.random.default_rng([spec.seed, group, clip])             # the picture, shared by all classes
-    r = np.random.default_rng([spec.seed, group, clip, 1 + cls_id])  # the class's motion
+    v = np.random.default_rng([spec.seed, group, clip])                            # the picture, shared by all classes
+    r = np.random.default_rng([spec.seed, group, clip, 1 + list(CATALOG).index(cls)])  # the class's motion
     (w, h), fps = spec.frame_size, spec.fps
     if v.random() < spec.odd_fraction:
         w, h = _ODD_SIZES[v.integers(len(_ODD_SIZES))]
@@ -266,8 +262,7 @@ def write_avi(path, frames: np.ndarray, fps=25, codec="mpeg4") -> Path:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p" if codec == "mpeg4" else "yuvj420p"
-        stream.thread_count = 1          # one thread: the bytes are the same on every run
-        stream.bit_rate = 1_000_000
+        stream.thread_count, stream.bit_rate = 1, 1_000_000  # one thread: the bytes are the same on every run
         for f in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")))
         container.mux(stream.encode())
@@ -299,18 +294,15 @@ def make_actions(out_dir, spec: ActionSpec = ActionSpec(), workers=None, progres
     with ProcessPoolExecutor(workers) if workers > 1 else contextlib.nullcontext() as pool:
         args = [str(out)] * len(jobs), [spec] * len(jobs), *zip(*jobs)
         done = pool.map(_write_one, *args, chunksize=8) if pool else map(_write_one, *args)
-        for _ in tqdm(done, total=len(jobs), desc="action videos", unit="video", disable=not progress,
-                      dynamic_ncols=True):
-            pass
+        list(tqdm(done, total=len(jobs), desc="action videos", unit="video", disable=not progress, dynamic_ncols=True))
 
     lists = out / "ucfTrainTestlist"
     lists.mkdir(exist_ok=True)
     _write_text(lists / "classInd.txt", [f"{i} {c}" for i, c in enumerate(classes, 1)])
     for split in (1, 2, 3):
         tests = held_out_groups(split, spec.groups)
-        train = [f"{_file_name(c, g, k)} {classes.index(c) + 1}" for c, g, k in jobs if g not in tests]
-        test = [_file_name(c, g, k) for c, g, k in jobs if g in tests]
-        _write_text(lists / f"trainlist{split:02d}.txt", train)
-        _write_text(lists / f"testlist{split:02d}.txt", test)
+        _write_text(lists / f"trainlist{split:02d}.txt",
+                    [f"{_file_name(c, g, k)} {classes.index(c) + 1}" for c, g, k in jobs if g not in tests])
+        _write_text(lists / f"testlist{split:02d}.txt", [_file_name(c, g, k) for c, g, k in jobs if g in tests])
     write_manifest(out, "actions.json", wanted)
     return out
