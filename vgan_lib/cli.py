@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .errors import UsageError
-from .options import arg_type
+from .options import add_options, arg_type, checked, from_args, values_from
 
 __all__ = ["main", "build_parser"]
 
@@ -34,8 +34,27 @@ _non_negative_int = arg_type(int, at_least=0)
 _positive_float = arg_type(float, above=0)
 
 
+def _add_model_options(parser) -> None:
+    """``--preset`` and an override for each field of ``VideoGANConfig`` (None: the preset's value)."""
+    from dataclasses import fields
+
+    from .model import PRESETS, VideoGANConfig
+
+    g = parser.add_argument_group("model")
+    g.add_argument("--preset", default="small", choices=sorted(PRESETS),
+                   help="paper: 64x64x32, width 64 (the original); small: 32x32x16, width 32 (CPU). Default: small")
+    add_options(g, VideoGANConfig, defaults={f.name: None for f in fields(VideoGANConfig)})
+
+
+def _model_config(args: argparse.Namespace):
+    """The ``VideoGANConfig`` that ``add_model_options``'s parsed values ask for."""
+    from .model import VideoGANConfig, get_config
+
+    return checked(get_config, args.preset, **{k: v for k, v in values_from(args, VideoGANConfig).items()
+                                                if v is not None})
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from .options import add_model_options, add_options
     from .synthetic import SyntheticSpec
     from .train import TrainConfig
 
@@ -59,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default="data/synthetic/train.txt", help="golf-format list file (default: "
                    "data/synthetic/train.txt, made by make-data)")
     p.add_argument("--root", help="folder the listed paths are relative to (default: the list file's folder)")
-    add_model_options(p)
+    _add_model_options(p)
     t = p.add_argument_group("training")
     t.add_argument("--iterations", type=_positive_int, help="train until this many steps (default: 1 epoch)")
     t.add_argument("--epochs", type=_positive_float, help="train this many passes over the data instead")
@@ -93,7 +112,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_make_data(args) -> int:
-    from .options import from_args
     from .synthetic import SyntheticSpec, make_synthetic
 
     spec = from_args(SyntheticSpec, args)
@@ -109,11 +127,10 @@ def _recipe_from_options(args):
     from . import extras
     from .data import GolfClips
     from .model import VideoGANConfig
-    from .options import checked, from_args, model_config_from, values_from
     from .recipe import Phase, Recipe
     from .train import TrainConfig
 
-    cfg = model_config_from(args)
+    cfg = _model_config(args)
     tcfg = from_args(TrainConfig, args, extras=checked(extras.parse, args.extra))
     if args.iterations and args.epochs:
         raise UsageError("give --iterations or --epochs, not both")
@@ -179,7 +196,6 @@ def _cmd_sample(args) -> int:
 # make-actions, finetune, evaluate: the paper's "is D a feature learner?" experiment.
 
 def _add_ucf_data_args(p: argparse.ArgumentParser, saved: bool = False) -> None:
-    from .options import add_options
     from .ucf.clips import ClipSettings
 
     g = p.add_argument_group("data" + (" (default: as the classifier was trained)" if saved else ""))
@@ -196,7 +212,6 @@ def _add_ucf_data_args(p: argparse.ArgumentParser, saved: bool = False) -> None:
 
 
 def _add_action_parsers(sub) -> None:
-    from .options import add_model_options, add_options
     from .ucf.finetune import FinetuneConfig
     from .ucf.synthetic import ActionSpec
 
@@ -224,7 +239,7 @@ def _add_action_parsers(sub) -> None:
     t.add_argument("--out", default="runs/classifier.pt",
                    help="classifier file; its metrics go beside it as .json (default: runs/classifier.pt)")
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
-    add_model_options(p)  # the network's shape when there is no --checkpoint (scratch only)
+    _add_model_options(p)  # the network's shape when there is no --checkpoint (scratch only)
 
     p = sub.add_parser("evaluate", help="test a saved action classifier",
                        description="Clip- and video-level accuracy, per-class accuracy and the confusion matrix of a "
@@ -254,13 +269,11 @@ def _load_action_data(args, cfg, settings: dict, seed=0):
 
 def _device(name: str):
     from .device import pick_device
-    from .options import checked
 
     return checked(pick_device, name)
 
 
 def _cmd_make_actions(args) -> int:
-    from .options import from_args
     from .ucf.synthetic import ActionSpec, make_actions
 
     spec = from_args(ActionSpec, args)
@@ -275,7 +288,6 @@ def _cmd_finetune(args) -> int:
 
     from .checkpoint import load_checkpoint
     from .files import ensure_writable_dir
-    from .options import from_args, model_config_from, values_from
     from .ucf.clips import ClipSettings
     from .ucf.finetune import FinetuneConfig, fit_classifier, save_classifier
 
@@ -292,7 +304,7 @@ def _cmd_finetune(args) -> int:
         if tune.mode == "scratch":
             print(f"scratch: {checkpoint} gives the network's shape only; its weights are not used")
     else:
-        cfg = model_config_from(args)
+        cfg = _model_config(args)
     data = _load_action_data(args, cfg, values_from(args, ClipSettings), tune.seed)
     print(f"model {cfg}; mode {tune.mode}; device {device}; {tune.epochs} epochs of batch {tune.batch_size}"
           + (f"; {tune.label_fraction:.0%} of the labels" if tune.label_fraction < 1 else ""))
@@ -311,7 +323,6 @@ def _cmd_evaluate(args) -> int:
     import json
 
     from .files import ensure_writable_dir
-    from .options import values_from
     from .ucf.clips import ClipSettings
     from .ucf.finetune import evaluate, load_classifier
 

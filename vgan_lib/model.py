@@ -17,11 +17,13 @@ mirrors this. Smaller presets shrink the widths and the video, never the depth.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import NamedTuple, Optional
 
 import torch
 from torch import nn
+
+from .options import check_fields, option
 
 __all__ = [
     "VideoGANConfig",
@@ -42,35 +44,21 @@ __all__ = [
 
 @dataclass(frozen=True)
 class VideoGANConfig:
-    """Sizes of the networks and the videos they make.
+    """Sizes of the networks and the videos they make."""
 
-    frames: T, frames per clip (multiple of 16).
-    size:   H = W, pixels per side (multiple of 16).
-    z_dim:  length of the latent vector z ~ N(0, I).
-    width:  channels of the widest-resolution hidden layer; the other layers use
-            2x, 4x, 8x of it (64 gives the paper's 64-128-256-512).
-    generator: ``"two_stream"`` (foreground/mask/background) or ``"one_stream"``.
-    """
-
-    frames: int = field(default=32, metadata=dict(help="frames per clip, a multiple of 16", kind=int))
-    size: int = field(default=64, metadata=dict(help="frame side in pixels, a multiple of 16", kind=int))
-    z_dim: int = field(default=100, metadata=dict(help="length of the latent z", kind=int, at_least=1))
-    width: int = field(default=64, metadata=dict(help="base channel width (64: the paper's 64-128-256-512)",
-                                                 kind=int, at_least=1))
-    generator: str = field(default="two_stream", metadata=dict(help="two_stream (the paper's) or one_stream",
-                                                               kind=str, choices=("two_stream", "one_stream")))
+    frames: int = option(32, "T, frames per clip, a multiple of 16", at_least=16)
+    size: int = option(64, "H = W, pixels per side, a multiple of 16", at_least=16)
+    z_dim: int = option(100, "length of the latent z ~ N(0, I)", at_least=1)
+    width: int = option(64, "channels of the widest-resolution hidden layer; the others have 2x, 4x, 8x "
+                            "(64: the paper's 64-128-256-512)", at_least=1)
+    generator: str = option("two_stream", "two_stream (foreground, mask, background) or one_stream",
+                            choices=("two_stream", "one_stream"))
 
     def __post_init__(self):
+        check_fields(self)
         for name in ("frames", "size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 16 or value % 16:
-                raise ValueError(f"VideoGANConfig.{name} must be a positive multiple of 16, got {value!r}")
-        for name in ("z_dim", "width"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"VideoGANConfig.{name} must be a positive integer, got {value!r}")
-        if self.generator not in ("two_stream", "one_stream"):
-            raise ValueError(f"VideoGANConfig.generator must be 'two_stream' or 'one_stream', got {self.generator!r}")
+            if getattr(self, name) % 16:
+                raise ValueError(f"{name} must be a positive multiple of 16, got {getattr(self, name)}")
 
     @property
     def video_shape(self) -> tuple:

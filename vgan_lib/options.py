@@ -16,8 +16,7 @@ import argparse
 from dataclasses import MISSING, field, fields
 from typing import Any, Optional, Sequence
 
-__all__ = ["option", "problem", "check_fields", "arg_type", "add_options", "values_from", "checked", "from_args",
-           "add_model_options", "model_config_from"]
+__all__ = ["option", "problem", "check_fields", "arg_type", "add_options", "values_from", "checked", "from_args"]
 
 
 def option(default: Any, help: str, *, at_least: Optional[float] = None, above: Optional[float] = None,
@@ -130,21 +129,3 @@ def checked(make, *args, **kwargs):
 def from_args(cls, args: argparse.Namespace, **more):
     """``cls`` built from the parsed options of its fields (and ``more``), checked."""
     return checked(cls, **values_from(args, cls), **more)
-
-
-def add_model_options(parser) -> None:
-    """``--preset`` and an override for each field of ``VideoGANConfig`` (None: the preset's value)."""
-    from .model import PRESETS, VideoGANConfig
-
-    g = parser.add_argument_group("model")
-    g.add_argument("--preset", default="small", choices=sorted(PRESETS),
-                   help="paper: 64x64x32, width 64 (the original); small: 32x32x16, width 32 (CPU). Default: small")
-    add_options(g, VideoGANConfig, defaults={f.name: None for f in fields(VideoGANConfig)})
-
-
-def model_config_from(args: argparse.Namespace):
-    """The ``VideoGANConfig`` that ``add_model_options``'s parsed values ask for."""
-    from .model import VideoGANConfig, get_config
-
-    return checked(get_config, args.preset, **{k: v for k, v in values_from(args, VideoGANConfig).items()
-                                                if v is not None})
