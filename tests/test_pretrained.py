@@ -17,7 +17,7 @@ def test_the_shipped_model_loads_by_name_with_the_manifests_config():
     info = pretrained.manifest(NAME)
     G, D = pretrained.load_pretrained(NAME)
     assert G.cfg.to_dict() == info["model_config"] and not G.training and not D.training
-    assert pretrained.weights_path(NAME).stat().st_size == info["bytes"] <= 30e6
+    assert (pretrained.PRETRAINED_DIR / info["file"]).stat().st_size == info["bytes"] <= 30e6
     for key in ("commands", "iterations", "wall_seconds", "library_version", "sha256", "quality"):
         assert key in info, key
 

@@ -74,6 +74,8 @@ def test_a_finished_recipe_is_not_run_over_and_a_finished_folder_needs_resume(tm
     ("[[phase]]\nsteps=1", "\\[data\\] needs 'list'"),
     ("[model]\npreset='huge'\n[data]\nlist='x'\n[[phase]]\nsteps=1", "unknown preset 'huge'"),
     ("phases = 3", "unknown recipe key 'phases'"),
+    ("threads = 0\n[data]\nlist='x'\n[[phase]]\nsteps=1", "'threads' must be a whole number >= 1, got 0"),
+    ("[data]\nlist='x'\nsynthetic={count=0}\n[[phase]]\nsteps=1", "count must be at least 1, got 0"),
     ("[data\nlist=", "not a TOML recipe"),
 ])
 def test_every_mistake_in_a_recipe_is_one_line_naming_the_file(tmp_path, text, message):

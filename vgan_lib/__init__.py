@@ -3,9 +3,8 @@
     import vgan_lib
     G, D = vgan_lib.load_pretrained("small-synthetic")   # the model shipped with the kit
 
-Everything else lives in the modules named in the README (``vgan_lib.model``,
-``vgan_lib.train``, ...). ``import vgan_lib`` itself stays light: torch is imported
-only when something that needs it is used.
+Everything else lives in the modules named in the README. ``import vgan_lib`` stays light:
+torch is imported only when something needs it.
 """
 
 __version__ = "0.1.0"

@@ -1,11 +1,7 @@
-"""Command line: ``python -m vgan_lib <command>`` or ``vgan <command>``.
+"""Command line: ``vgan <command>`` or ``python -m vgan_lib <command>``; every command has ``--help``.
 
-    vgan make-data --out data/synthetic --count 2000
-    vgan train --data data/synthetic/train.txt --preset small --iterations 2000 --out runs/small
-    vgan sample --checkpoint runs/small/checkpoint.pt --out runs/small/samples
-
-Every command has ``--help``. Problems with inputs end the program with one line,
-``vgan: error: ...``, and exit status 2.
+Options come from the settings' dataclasses (``vgan_lib.options``). A problem with an input ends the
+program with one line, ``vgan: error: ...``, and exit status 2.
 """
 
 from __future__ import annotations
@@ -62,17 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the library version and exit")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
-    p = sub.add_parser("make-data", help="write the synthetic data set in the golf format",
-                       description="Write synthetic clips (moving objects over static textured scenes) as golf-format "
-                                   "JPEG strips with a list file, train.txt.")
+    p = sub.add_parser("make-data", help="write the synthetic data set in the golf format", description="Write "
+                       "synthetic clips (moving objects over still textured scenes) as golf strips and train.txt.")
     p.add_argument("--out", default="data/synthetic", help="output folder (default: data/synthetic)")
     add_options(p, SyntheticSpec)
     p.add_argument("--workers", type=_positive_int, help="processes (default: all cores, at most 8)")
     p.add_argument("--force", action="store_true", help="rewrite even if the folder already holds this data")
 
-    p = sub.add_parser("train", help="train a VideoGAN",
-                       description="Train G and D with Algorithm 1 of the original (Adam 2e-4, beta1 0.5, one D step "
-                                   "then one G step on the same fakes, mask L1 0.1), or run a recipe file.")
+    p = sub.add_parser("train", help="train a VideoGAN", description="Train G and D with Algorithm 1 of the "
+                       "original (Adam 2e-4, beta1 0.5, one D step then one G step on the same fakes, mask L1 0.1).")
     p.add_argument("--recipe", metavar="FILE", help="run this recipe (model, data, phases); only the output "
                    "options below apply with it, e.g. recipes/small-synthetic.toml")
     p.add_argument("--data", default="data/synthetic/train.txt", help="golf-format list file (default: "
@@ -96,9 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if it exists")
     o.add_argument("--no-progress", action="store_true", help="no progress bars")
 
-    p = sub.add_parser("sample", help="generate videos from a checkpoint",
-                       description="Draw videos from a trained generator and write them as video files: the "
-                                   "composite and, for a two-stream model, its foreground, background and mask.")
+    p = sub.add_parser("sample", help="generate videos from a checkpoint", description="Write a generator's "
+                       "videos: the composite and, for two streams, its foreground, background and mask.")
     p.add_argument("--checkpoint", required=True, help="a checkpoint.pt from train, or a weights file")
     p.add_argument("--out", default="samples", help="output folder (default: samples)")
     p.add_argument("--n", type=_positive_int, default=16, help="number of videos (default: 16)")
@@ -199,14 +192,12 @@ def _add_ucf_data_args(p: argparse.ArgumentParser, saved: bool = False) -> None:
     from .ucf.clips import ClipSettings
 
     g = p.add_argument_group("data" + (" (default: as the classifier was trained)" if saved else ""))
-    g.add_argument("--data", default="data/ucf-actions",
-                   help="UCF-101-style folder: ucfTrainTestlist/ + UCF-101/Class/*.avi, or a bare tree of class "
-                        "folders (default: data/ucf-actions, made by make-actions)")
+    g.add_argument("--data", default="data/ucf-actions", help="UCF-101-style folder (ucfTrainTestlist/ + UCF-101/"
+                   "Class/*.avi) or a bare tree of class folders (default: data/ucf-actions, from make-actions)")
     add_options(g, ClipSettings, defaults=dict.fromkeys(("split", "stride", "fps", "windows")) if saved else None)
     g.add_argument("--cache", help="folder for decoded frames (default: DATA/.vgan-cache)")
-    g.add_argument("--skip-bad", action="store_true",
-                   help="leave out unreadable or missing videos and bad list lines, and report them, "
-                        "instead of stopping at the first")
+    g.add_argument("--skip-bad", action="store_true", help="leave out and report unreadable or missing videos "
+                   "and bad list lines, instead of stopping at the first")
     g.add_argument("--workers", type=_non_negative_int, default=0,
                    help="processes for decoding and data loading (default: 0, all in this process)")
 
@@ -215,21 +206,16 @@ def _add_action_parsers(sub) -> None:
     from .ucf.finetune import FinetuneConfig
     from .ucf.synthetic import ActionSpec
 
-    p = sub.add_parser("make-actions", help="write the generated UCF-format action set",
-                       description="Write real .avi videos of objects that differ by how they move, laid out like "
-                                   "the UCF-101 download (UCF-101/Class/v_Class_gGG_cCC.avi, ucfTrainTestlist/ "
-                                   "with classInd.txt and three splits). --classes 2 gives YoYo vs Kayaking.")
+    p = sub.add_parser("make-actions", help="write the generated UCF-format action set", description="Write .avi "
+                       "videos of objects that differ by how they move, laid out like the UCF-101 download.")
     p.add_argument("--out", default="data/ucf-actions", help="output folder (default: data/ucf-actions)")
     add_options(p, ActionSpec, only=("classes", "groups", "clips_per_group", "seed"))
     p.add_argument("--workers", type=_positive_int, help="processes (default: all cores, at most 8)")
     p.add_argument("--force", action="store_true", help="rewrite even if the folder already holds this set")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("finetune", help="train an action classifier from a GAN's discriminator",
-                       description="Drop D's last layer, add Dropout(0.5) and a K-way head, train on the train split "
-                                   "(Adam 2e-4, beta1 0.5, cross-entropy), then test and save the classifier. "
-                                   "Modes: finetune (all layers), linear (frozen trunk: logistic regression on D's "
-                                   "features), scratch (same network, random weights).")
+    p = sub.add_parser("finetune", help="train an action classifier from a GAN's discriminator", description=
+                       "Replace D's last layer by Dropout(0.5) and a K-way head, train, test and save the classifier.")
     p.add_argument("--checkpoint", help="GAN checkpoint or weights file; 'none' or left out for --mode scratch, "
                                         "which then takes the network's shape from the model options")
     _add_ucf_data_args(p)
@@ -241,9 +227,8 @@ def _add_action_parsers(sub) -> None:
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
     _add_model_options(p)  # the network's shape when there is no --checkpoint (scratch only)
 
-    p = sub.add_parser("evaluate", help="test a saved action classifier",
-                       description="Clip- and video-level accuracy, per-class accuracy and the confusion matrix of a "
-                                   "classifier from 'vgan finetune' on a split's test videos.")
+    p = sub.add_parser("evaluate", help="test a saved action classifier", description="Clip and video accuracy, "
+                       "per class, and the confusion matrix of a 'vgan finetune' classifier on a split's test videos.")
     p.add_argument("--classifier", required=True, help="a classifier file written by 'vgan finetune'")
     _add_ucf_data_args(p, saved=True)
     p.add_argument("--batch-size", type=_positive_int, default=4, help="test videos per batch (default: 4)")

@@ -20,11 +20,8 @@ class CheckpointError(VganError, ValueError):
 
 
 def one_line(exc: BaseException) -> str:
-    """The last line of an exception's message.
-
-    A DataLoader worker re-raises errors with the worker's traceback prepended; the
-    kit's own message is the last line there.
-    """
+    """The last line of an exception's message: a DataLoader worker re-raises errors with the
+    worker's traceback before the kit's own message."""
     text = str(exc).strip()
     line = text.splitlines()[-1] if text else type(exc).__name__
     for prefix in ("vgan_lib.errors.DataError: ", "vgan_lib.errors.CheckpointError: "):

@@ -1,11 +1,5 @@
-"""Writing files without losing any.
-
-* ``ensure_writable_dir``: check an output folder before hours of work go into it.
-* ``atomic_path``: write to a temporary file beside the target, then rename it over
-  the target; a crash or an error never leaves half a file where a whole one was.
-* ``dataset_is_current`` / ``write_manifest``: a generated data set carries a small
-  JSON manifest of what it holds, so asking for the same data again is free.
-"""
+"""Writing files without losing any: output folders checked before the work, atomic writes,
+and the manifest that tells a generated data set already on disk from one to make."""
 
 from __future__ import annotations
 
@@ -13,12 +7,16 @@ import contextlib
 import json
 import os
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Iterator, Type, Union
+from typing import Callable, Iterator, Type, Union
+
+from tqdm.auto import tqdm
 
 from .errors import DataError, VganError
 
-__all__ = ["ensure_writable_dir", "atomic_path", "write_text_atomic", "dataset_is_current", "write_manifest"]
+__all__ = ["ensure_writable_dir", "atomic_path", "write_text_atomic", "dataset_is_current", "write_manifest",
+           "run_jobs"]
 
 PathLike = Union[str, os.PathLike]
 
@@ -39,12 +37,8 @@ def ensure_writable_dir(folder: PathLike, error: Type[VganError] = DataError) ->
 
 @contextlib.contextmanager
 def atomic_path(path: PathLike, suffix: str = ".tmp") -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it is renamed over ``path``,
-    on any error it is removed and ``path`` is left as it was.
-
-    ``suffix`` lets writers that choose a format by extension (PyAV, ``np.save``) see
-    the right one.
-    """
+    """Yield a temporary path beside ``path`` (ending in ``suffix``, for writers that choose a format
+    by it); on success it is renamed over ``path``, on any error removed, ``path`` left as it was."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
     os.close(fd)
@@ -80,3 +74,15 @@ def dataset_is_current(folder: PathLike, manifest_name: str, wanted: dict, *requ
 def write_manifest(folder: PathLike, manifest_name: str, spec: dict) -> Path:
     """Record what ``folder`` now holds; written last, so a half-written set has none."""
     return write_text_atomic(Path(folder) / manifest_name, json.dumps(spec, indent=2) + "\n")
+
+
+def run_jobs(fn: Callable, jobs: list, workers: int, desc: str, unit: str, progress: bool = True,
+             chunksize: int = 1) -> Iterator:
+    """Yield ``fn(*job)`` for each job, in order; in ``workers`` processes when ``workers`` > 1 (``fn`` must
+    then be a module-level function), with a progress bar counting jobs as ``unit``."""
+    parallel = workers > 1 and len(jobs) > 1
+    with tqdm(total=len(jobs), desc=desc, unit=unit, disable=not progress or not jobs, dynamic_ncols=True) as bar, \
+            (ProcessPoolExecutor(workers) if parallel else contextlib.nullcontext()) as pool:
+        for result in (pool.map(fn, *zip(*jobs), chunksize=chunksize) if parallel else (fn(*j) for j in jobs)):
+            bar.update()
+            yield result

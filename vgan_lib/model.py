@@ -216,10 +216,6 @@ class Discriminator(nn.Module):
         )
         self.head = nn.Conv3d(8 * w, 1, cfg.seed_block, 1, 0)
 
-    @property
-    def feature_channels(self) -> int:
-        return 8 * self.cfg.width
-
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, T, H, W) -> (B, 8*width, T/16, H/16, W/16)."""
         return self.trunk(x)

@@ -20,7 +20,7 @@ import torch
 from .checkpoint import load_models
 from .errors import CheckpointError
 
-__all__ = ["PRETRAINED_DIR", "available", "manifest", "weights_path", "sha256_of", "load_pretrained"]
+__all__ = ["PRETRAINED_DIR", "available", "manifest", "sha256_of", "load_pretrained"]
 
 PRETRAINED_DIR = Path(__file__).parent / "weights"
 
@@ -38,10 +38,6 @@ def manifest(name: str) -> dict:
     return json.loads(path.read_text())
 
 
-def weights_path(name: str) -> Path:
-    return PRETRAINED_DIR / manifest(name)["file"]
-
-
 def sha256_of(path: Union[str, Path]) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -52,10 +48,11 @@ def sha256_of(path: Union[str, Path]) -> str:
 
 def load_pretrained(name: str = "small-synthetic", device: Union[str, torch.device] = "cpu"):
     """(G, D) of a shipped model in eval mode, after checking the file's sha256."""
-    path = weights_path(name)
+    info = manifest(name)
+    path = PRETRAINED_DIR / info["file"]
     if not path.is_file():
         raise CheckpointError(f"{path}: shipped weights are missing (a git clone without the file?)")
-    digest, expected = sha256_of(path), manifest(name)["sha256"]
+    digest, expected = sha256_of(path), info["sha256"]
     if digest != expected:
         raise CheckpointError(f"{path}: sha256 {digest[:12]}... does not match the manifest's "
                               f"{expected[:12]}...; the file is damaged or was replaced")

@@ -25,6 +25,7 @@ import torch
 from .checkpoint import load_checkpoint
 from .errors import UsageError
 from .model import build_models, get_config
+from .synthetic import SyntheticSpec
 from .train import GANTrainer, TrainConfig, fit, init_from, resume
 
 if sys.version_info >= (3, 11):
@@ -77,6 +78,8 @@ def load_recipe(path) -> Recipe:
         get_config(**model)
         if "list" not in data or set(data) - {"list", "root", "synthetic"}:
             raise ValueError("[data] needs 'list' and takes only 'list', 'root' and 'synthetic'")
+        if "synthetic" in data:
+            data["synthetic"] = SyntheticSpec(**data["synthetic"])
         if raw.get("threads") is not None and (type(raw["threads"]) is not int or raw["threads"] < 1):
             raise ValueError(f"'threads' must be a whole number >= 1, got {raw['threads']!r}")
         if not raw.get("phase"):
@@ -104,11 +107,11 @@ def _config(where: str, settings: dict) -> TrainConfig:
 
 def _dataset(recipe: Recipe, progress: bool):
     from .data import GolfClips
-    from .synthetic import SyntheticSpec, make_synthetic
+    from .synthetic import make_synthetic
 
     data, cfg = recipe.data, recipe.model_config
     if "synthetic" in data:
-        make_synthetic(Path(data["list"]).parent, SyntheticSpec(**data["synthetic"]), progress=progress)
+        make_synthetic(Path(data["list"]).parent, data["synthetic"], progress=progress)
     return GolfClips(data["list"], data.get("root"), frames=cfg.frames, size=cfg.size)
 
 

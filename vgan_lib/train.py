@@ -101,16 +101,6 @@ def mask_penalty(mask: Optional[torch.Tensor]) -> torch.Tensor:
 
 # ---------------------------------------------------------------------------- one iteration
 
-def _to_device(module: nn.Module, device: torch.device, channels_last: bool) -> nn.Module:
-    module = module.to(device)
-    if channels_last:
-        # only the 3-D convolutions have 5-D weights; the background's 2-D ones keep their layout
-        for p in module.parameters():
-            if p.dim() == 5:
-                p.data = p.data.contiguous(memory_format=torch.channels_last_3d)
-    return module
-
-
 class GANTrainer:
     """Holds G, D, their Adam optimisers and the latent stream; ``step`` does one iteration.
 
@@ -123,8 +113,11 @@ class GANTrainer:
         self.device = pick_device(cfg.device)
         autocast(self.device, cfg.precision)  # fails early on an impossible combination
         self.memory_format = torch.channels_last_3d if cfg.channels_last else torch.contiguous_format
-        self.G = _to_device(G, self.device, cfg.channels_last)
-        self.D = _to_device(D, self.device, cfg.channels_last)
+        self.G, self.D = G.to(self.device), D.to(self.device)
+        # only the 3-D convolutions have 5-D weights; the background's 2-D ones keep their layout
+        for p in [*G.parameters(), *D.parameters()] if cfg.channels_last else []:
+            if p.dim() == 5:
+                p.data = p.data.contiguous(memory_format=torch.channels_last_3d)
         self.new_optimisers()
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
         self.z_gen = torch.Generator().manual_seed(cfg.seed)
