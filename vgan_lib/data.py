@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
 from .errors import DataError
+from .ucf.index import list_lines
 
 __all__ = ["read_list_file", "load_strip", "GolfClips"]
 
@@ -20,21 +21,14 @@ PathLike = Union[str, Path]
 
 def read_list_file(list_file: PathLike, labelled: bool = False) -> List[Tuple[str, Optional[int]]]:
     """(relative path, label or None) for every non-blank line of a list file."""
-    list_file = Path(list_file)
-    if not list_file.is_file():
-        raise DataError(f"{list_file}: no such list file")
-    entries = []
-    with open(list_file, "r", encoding="utf-8", errors="replace") as f:
-        for lineno, line in enumerate(f, 1):
-            tokens = line.split()
-            if not tokens:
-                continue
-            if labelled and len(tokens) < 2:
-                raise DataError(f"{list_file}:{lineno}: labelled list line has no label: {line.strip()!r}")
-            try:
-                entries.append((tokens[0], int(tokens[1]) if labelled else None))
-            except ValueError:
-                raise DataError(f"{list_file}:{lineno}: label {tokens[1]!r} is not an integer") from None
+    list_file, entries = Path(list_file), []
+    for lineno, tokens in list_lines(list_file, "list file"):
+        if labelled and len(tokens) < 2:
+            raise DataError(f"{list_file}:{lineno}: labelled list line has no label: {tokens[0]!r}")
+        try:
+            entries.append((tokens[0], int(tokens[1]) if labelled else None))
+        except ValueError:
+            raise DataError(f"{list_file}:{lineno}: label {tokens[1]!r} is not an integer") from None
     if not entries:
         raise DataError(f"{list_file}: list file is empty")
     return entries

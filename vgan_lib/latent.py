@@ -67,11 +67,9 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, alpha: Alpha, eps: float = 1e-4) -
 
 def interpolate(z0: torch.Tensor, z1: torch.Tensor, alpha: Alpha, method: str = "spherical") -> torch.Tensor:
     """``lerp`` for ``method="linear"``, ``slerp`` for ``"spherical"``."""
-    if method == "linear":
-        return lerp(z0, z1, alpha)
-    if method == "spherical":
-        return slerp(z0, z1, alpha)
-    raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    return (lerp if method == "linear" else slerp)(z0, z1, alpha)
 
 
 def interpolation_path(z0: torch.Tensor, z1: torch.Tensor, steps: int, method: str = "spherical") -> torch.Tensor:
@@ -151,8 +149,6 @@ def principal_directions(G: nn.Module, k: int = 3) -> PrincipalDirections:
         raise ValueError(f"k must be an integer between 1 and {d}, got {k!r}")
     _, s, vh = torch.linalg.svd(A, full_matrices=False)
     v = vh[:k]
-    idx = v.abs().argmax(dim=1)
-    v = v * torch.sign(v.gather(1, idx[:, None]))
-    var = s ** 2
-    return PrincipalDirections(v.float(), (var[:k] / var.sum()).float())
+    v = v * torch.sign(v.gather(1, v.abs().argmax(dim=1, keepdim=True)))  # largest component positive
+    return PrincipalDirections(v.float(), (s[:k] ** 2 / (s ** 2).sum()).float())
 

@@ -133,25 +133,19 @@ def video_statistics(videos: torch.Tensor, mask: Optional[torch.Tensor] = None) 
     return stats
 
 
-def _generated(G, n: int, seed: int):
-    # (video (n, 3, T, H, W), mask (n, 1, T, H, W) or None) of G for latents drawn with seed
-    s = generate(G, sample_latents(n, G.cfg.z_dim, seed))
-    return s.video, s.mask
-
-
 def compare_with_real(G, real: torch.Tensor, n: int = 256, seed: int = 0, untrained=None,
                       other_real: Optional[torch.Tensor] = None) -> dict:
     """Statistics of ``n`` generated videos, of the real clips (N, 3, T, H, W), and of an untrained generator as
     the floor; plus generated/real ratios. The real clips' own colour distance is to ``other_real`` (none of
     them in ``real``), else one half of ``real`` against the other: the floor no generator can go below."""
-    video, mask = _generated(G, n, seed)
+    s = generate(G, sample_latents(n, G.cfg.z_dim, seed))  # video (n, 3, T, H, W), mask (n, 1, T, H, W) or None
     own = colour_distance(other_real, real) if other_real is not None and len(other_real) else \
         colour_distance(real[::2], real[1::2])
-    out = {"generated": {**video_statistics(video, mask), "colour_distance": colour_distance(video, real)},
+    out = {"generated": {**video_statistics(s.video, s.mask), "colour_distance": colour_distance(s.video, real)},
            "real": {**video_statistics(real), "colour_distance": own}}
     if untrained is not None:
-        v0, m0 = _generated(untrained, n, seed)
-        out["untrained"] = {**video_statistics(v0, m0), "colour_distance": colour_distance(v0, real)}
+        u = generate(untrained, sample_latents(n, untrained.cfg.z_dim, seed))
+        out["untrained"] = {**video_statistics(u.video, u.mask), "colour_distance": colour_distance(u.video, real)}
     out["motion_ratio"] = out["generated"]["motion_energy"] / max(out["real"]["motion_energy"], 1e-12)
     out["moving_ratio"] = out["generated"]["moving_share"] / max(out["real"]["moving_share"], 1e-12)
     return out

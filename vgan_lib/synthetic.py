@@ -7,17 +7,14 @@ sliding, bouncing or circling over it: a background that stays, a foreground tha
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional, Union
 
 import numpy as np
 from PIL import Image
-from tqdm.auto import tqdm
 
-from .files import dataset_is_current, ensure_writable_dir, write_manifest, write_text_atomic
+from .files import dataset_is_current, ensure_writable_dir, run_jobs, write_manifest, write_text_atomic
 from .options import check_fields, option
 
 __all__ = ["SyntheticSpec", "render_clip", "make_synthetic"]
@@ -148,19 +145,16 @@ def render_clip(index: int, frames: int = 32, size: int = 64, seed: int = 0, max
     return (np.clip(video, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def _write_range(out: str, spec: SyntheticSpec, start: int, stop: int) -> list:
-    lines = []
-    for i in range(start, stop):
-        frames = spec.frames
-        if spec.min_frames is not None and spec.min_frames < spec.frames:
-            frames = int(np.random.default_rng([spec.seed, i, 1]).integers(spec.min_frames, spec.frames + 1))
-        clip = render_clip(i, frames, spec.size, spec.seed, spec.max_objects)
-        rel = f"clips/{i // 1000:03d}/{i:06d}.jpg"
-        dest = Path(out) / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(clip.reshape(frames * spec.size, spec.size, 3)).save(dest, quality=spec.quality)
-        lines.append(rel)
-    return lines
+def _write_clip(out: str, spec: SyntheticSpec, i: int) -> str:
+    frames = spec.frames
+    if spec.min_frames is not None and spec.min_frames < spec.frames:
+        frames = int(np.random.default_rng([spec.seed, i, 1]).integers(spec.min_frames, spec.frames + 1))
+    clip = render_clip(i, frames, spec.size, spec.seed, spec.max_objects)
+    rel = f"clips/{i // 1000:03d}/{i:06d}.jpg"
+    dest = Path(out) / rel
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(clip.reshape(frames * spec.size, spec.size, 3)).save(dest, quality=spec.quality)
+    return rel
 
 
 def make_synthetic(out_dir: Union[str, Path], spec: SyntheticSpec = SyntheticSpec(), workers: Optional[int] = None,
@@ -174,16 +168,8 @@ def make_synthetic(out_dir: Union[str, Path], spec: SyntheticSpec = SyntheticSpe
     ensure_writable_dir(out)
     (out / "synthetic.json").unlink(missing_ok=True)
 
-    workers = workers or min(os.cpu_count() or 1, 8)
-    ranges = [(s, min(s + 64, spec.count)) for s in range(0, spec.count, 64)]
-    lines: list = []
-    parallel = workers > 1 and len(ranges) > 1
-    with tqdm(total=spec.count, desc="synthetic clips", unit="clip", disable=not progress) as bar, \
-            (ProcessPoolExecutor(workers) if parallel else nullcontext()) as pool:
-        for part in (pool.map if parallel else map)(_write_range, [str(out)] * len(ranges), [spec] * len(ranges),
-                                                    *zip(*ranges)):
-            lines += part
-            bar.update(len(part))
+    lines = run_jobs(_write_clip, [(str(out), spec, i) for i in range(spec.count)],
+                     workers or min(os.cpu_count() or 1, 8), "synthetic clips", "clip", progress, chunksize=64)
     write_text_atomic(list_file, "".join(line + "\n" for line in lines))
     write_manifest(out, "synthetic.json", wanted)
     return list_file

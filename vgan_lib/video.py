@@ -22,10 +22,8 @@ def to_uint8(video: Union[torch.Tensor, np.ndarray]) -> np.ndarray:
     x = x.unsqueeze(0) if single else x
     if x.dim() != 5:
         raise ValueError(f"expected (B, C, T, H, W) or (C, T, H, W), got shape {tuple(x.shape)}")
-    if x.shape[1] == 1:
-        x = x.clamp(0, 1).expand(-1, 3, -1, -1, -1) * 255.0
-    else:
-        x = (x.clamp(-1, 1) + 1) * 127.5
+    # a mask (one channel, [0, 1]) becomes grey; a video's [-1, 1] maps to [0, 255]
+    x = x.clamp(0, 1).expand(-1, 3, -1, -1, -1) * 255.0 if x.shape[1] == 1 else (x.clamp(-1, 1) + 1) * 127.5
     out = x.round().to(torch.uint8).permute(0, 2, 3, 4, 1).numpy()
     return out[0] if single else out
 

@@ -80,8 +80,7 @@ def plot_losses(history: Sequence[dict], smooth: int = 1, title: Optional[str] =
     def series(key):
         y = np.array([h[key] for h in history], dtype=float)
         if smooth > 1 and len(y) >= smooth:
-            y = np.convolve(y, np.ones(smooth) / smooth, mode="valid")
-            return steps[smooth - 1:], y
+            return steps[smooth - 1:], np.convolve(y, np.ones(smooth) / smooth, mode="valid")
         return steps, y
 
     fig, (ax_l, ax_d) = plt.subplots(1, 2, figsize=(10, 3.2))
@@ -106,8 +105,7 @@ def plot_frame_grid(videos: np.ndarray, row_labels: Optional[Sequence[str]] = No
     frames = list(range(0, t, max(1, t // 8)))[:8] if frames is None else list(frames)
     fig, axes = plt.subplots(n, len(frames), figsize=(0.8 * len(frames) + 0.9, 0.8 * n + 0.4), squeeze=False)
     for i in range(n):
-        for j, f in enumerate(frames):
-            ax = axes[i, j]
+        for j, (f, ax) in enumerate(zip(frames, axes[i])):
             ax.imshow(videos[i, f], interpolation="nearest")
             ax.set(xticks=[], yticks=[])
             if i == 0:

@@ -34,12 +34,15 @@ def png_bytes(frame: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def _remember(cache: OrderedDict, key, value, size: int):
-    # put value in an LRU cache of size items and return it
-    cache[key] = value
+def _cached(cache: OrderedDict, key, make, size: int) -> tuple:
+    # (value, whether make() ran): key's value in an LRU cache of ``size`` items, made and kept when missing
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key], False
+    cache[key] = value = make()
     while len(cache) > size:
         cache.popitem(last=False)
-    return value
+    return value, True
 
 
 def _label(text: str):
@@ -75,12 +78,12 @@ class LatentExplorer:
         self.update_seconds = float("nan")   # wall time of the last update
         self.last_generated = False          # whether that update ran G
         self.last_error: Optional[BaseException] = None
-        self._streams_cache: "OrderedDict[tuple, Dict[str, np.ndarray]]" = OrderedDict()
-        self._png_cache: "OrderedDict[tuple, Tuple[bytes, np.ndarray]]" = OrderedDict()
+        # LRU caches: the streams of a latent, and (PNG, picture) of a latent, view and frame
+        self._streams_cache, self._png_cache = OrderedDict(), OrderedDict()
         self._z_cache: Dict[int, torch.Tensor] = {}
         self._rng = random.Random(seed0 * 1_000_003 + seed1)
         self._picture: Optional[np.ndarray] = None  # the picture shown
-        self._ready = False
+        self._ready = False                          # set once the controls exist
 
         # --- the controls -------------------------------------------------------------
         self.seed0, self.seed1 = (W.IntText(value=s, description=f"z{i} seed", layout=W.Layout(width="170px"))
@@ -107,10 +110,9 @@ class LatentExplorer:
             layout=W.Layout(width="320px")) for i, share in enumerate(shares)]
         self.caption, self.info, self.error = W.HTML(), W.HTML(), W.HTML()
         self.image = W.Image(format="png", layout=W.Layout(border="1px solid #ddd"))
-        for w, cls in ((self.alpha, "vgan-alpha"), (self.frame, "vgan-frame"), (self.play, "vgan-play"),
-                       (self.view, "vgan-view"), (self.image, "vgan-picture"), (self.error, "vgan-error"),
-                       (self.info, "vgan-info")):
-            w.add_class(cls)
+        for w, name in zip((self.alpha, self.frame, self.play, self.view, self.image, self.error, self.info),
+                           ("alpha", "frame", "play", "view", "picture", "error", "info")):
+            w.add_class(f"vgan-{name}")  # CSS classes for the browser tests
 
         sliders = [W.HBox(self.direction_sliders, layout=W.Layout(flex_flow="row wrap"))] if shares else []
         self.widget = W.VBox([W.HBox([self.seed0, self.new0, self.seed1, self.new1]),
@@ -121,8 +123,8 @@ class LatentExplorer:
         # --- wiring: latent changes run G (or hit the cache), the rest only re-render ----
         for w in (self.seed0, self.seed1, self.method, self.alpha, *self.direction_sliders, self.frame, self.view):
             w.observe(lambda _: self._ready and self.refresh(), names="value")
-        self.new0.on_click(lambda _: self._reseed(self.seed0))
-        self.new1.on_click(lambda _: self._reseed(self.seed1))
+        for button, seed in ((self.new0, self.seed0), (self.new1, self.seed1)):  # a random new seed
+            button.on_click(lambda _, seed=seed: setattr(seed, "value", self._rng.randrange(10_000)))
         self._ready = True
         self.refresh()
 
@@ -133,13 +135,9 @@ class LatentExplorer:
             self._z_cache[seed] = sample_latents(1, self.z_dim, seed)[0]
         return self._z_cache[seed]
 
-    @property
-    def z0(self) -> torch.Tensor:
-        return self.latent(self.seed0.value)
-
-    @property
-    def z1(self) -> torch.Tensor:
-        return self.latent(self.seed1.value)
+    # the two ends of the path: the latents of the two seeds shown
+    z0 = property(lambda self: self.latent(self.seed0.value))
+    z1 = property(lambda self: self.latent(self.seed1.value))
 
     def current_z(self) -> torch.Tensor:
         """The latent shown now: the path at alpha plus the principal-direction offsets."""
@@ -155,11 +153,9 @@ class LatentExplorer:
 
     def streams(self) -> Tuple[Dict[str, np.ndarray], bool]:
         """uint8 (T, H, W, 3) arrays per panel for the current latent, and whether G ran."""
-        key = self._latent_key()
-        hit = self._streams_cache.get(key)
-        if hit is not None:
-            self._streams_cache.move_to_end(key)
-            return hit, False
+        return _cached(self._streams_cache, self._latent_key(), self._generate, self.cache_size)
+
+    def _generate(self) -> Dict[str, np.ndarray]:
         z = self.current_z()[None]
         before = torch.get_num_threads()
         if self.threads:
@@ -173,7 +169,7 @@ class LatentExplorer:
         if s.background is not None:
             arrays["background"] = to_uint8(s.background[0].unsqueeze(1))  # (1, H, W, 3): still
             arrays["mask"] = to_uint8(s.mask[0])
-        return _remember(self._streams_cache, key, arrays, self.cache_size), True
+        return arrays
 
     def render(self, arrays: Dict[str, np.ndarray], frame: int, view: str) -> np.ndarray:
         """The picture for one frame: (H*scale, W*scale, 3), or the panels side by side."""
@@ -187,23 +183,15 @@ class LatentExplorer:
         return self._picture
 
     # --- updating ---------------------------------------------------------------------------
-    def _reseed(self, text_widget) -> None:
-        text_widget.value = self._rng.randrange(10_000)
-
     def refresh(self) -> None:
         """Bring the picture up to date with the controls; errors go to the widget."""
         t0 = time.perf_counter()
         try:
             arrays, generated = self.streams()
             frame, view = int(self.frame.value), self.view.value
-            key = (self._latent_key(), view, frame)
-            cached = self._png_cache.get(key)
-            if cached is None:
-                pic = self.render(arrays, frame, view)
-                cached = _remember(self._png_cache, key, (png_bytes(pic), pic), 1024)
-            else:
-                self._png_cache.move_to_end(key)
-            data, self._picture = cached
+            # the picture and its PNG, rendered only when not cached
+            (data, self._picture), _ = _cached(self._png_cache, (self._latent_key(), view, frame),
+                                               lambda: (png_bytes(pic := self.render(arrays, frame, view)), pic), 1024)
             if self.image.value != data:
                 self.image.value = data
             self.image.width, self.image.height = self._picture.shape[1], self._picture.shape[0]

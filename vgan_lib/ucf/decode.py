@@ -4,17 +4,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from ..errors import DataError
-from ..files import atomic_path, ensure_writable_dir
+from ..files import atomic_path, ensure_writable_dir, run_jobs
 from .index import Video, report
 
 CACHE_VERSION = 1
@@ -116,11 +114,8 @@ class FrameCache:
         if todo:
             ensure_writable_dir(self.folder)
         jobs = [(str(videos[i].path), str(dest), self.size, self.stride, self.fps) for i, dest in todo]
-        use_pool = workers > 0 and len(todo) > 1
-        with ProcessPoolExecutor(workers) if use_pool else contextlib.nullcontext() as pool:
-            results = pool.map(_decode_job, *zip(*jobs), chunksize=4) if use_pool else (_decode_job(*a) for a in jobs)
-            for (i, dest), (n, error) in tqdm(zip(todo, results), total=len(todo), desc=desc, unit="video",
-                                              disable=not progress or not todo, dynamic_ncols=True):
+        with closing(run_jobs(_decode_job, jobs, workers, desc, "video", progress, chunksize=4)) as results:
+            for (i, dest), (n, error) in zip(todo, results):  # an error raised here also ends the pool
                 cached[i] = (dest, n)
                 if error is not None:
                     report(error, on_error, skipped)

@@ -66,8 +66,7 @@ def build_classifier(num_classes: int, mode="finetune", checkpoint=None, D=None,
 
 def _prepare_for_training(model: ActionClassifier, mode: str) -> list:
     model.train()
-    for p in model.trunk.parameters():
-        p.requires_grad_(mode != "linear")
+    model.trunk.requires_grad_(mode != "linear")
     if mode == "linear":
         model.trunk.eval()  # BatchNorm uses (and keeps) the GAN's running statistics
     return [p for p in model.parameters() if p.requires_grad]
@@ -165,8 +164,7 @@ def evaluate(model: ActionClassifier, test: TestVideos, classes: list[str] | Non
         raise ValueError(f"{len(classes)} class names for a {k}-way classifier")
     model.to(device).eval()
     loader = torch.utils.data.DataLoader(test, batch_size=batch_size, shuffle=False, num_workers=workers)
-    confusion = np.zeros((k, k), dtype=np.int64)
-    clip_correct = clips_seen = 0
+    confusion, clip_correct, clips_seen = np.zeros((k, k), dtype=np.int64), 0, 0
     for clips, labels in tqdm(loader, desc="evaluate", unit="batch", disable=not progress, dynamic_ncols=True):
         b, w = clips.shape[:2]
         logits = model(clips.flatten(0, 1).to(device)).view(b, w, k).float().cpu()

@@ -47,9 +47,10 @@ def report(message: str, on_error: str, skipped: list[str]) -> None:
     skipped.append(message)
 
 
-def _lines(path: Path) -> list[tuple[int, list[str]]]:
+def list_lines(path: Path, what: str = "file") -> list[tuple[int, list[str]]]:
+    """(line number, tokens) of each non-blank line of a list file (the golf lists' too)."""
     if not path.is_file():
-        raise DataError(f"{path}: no such file")
+        raise DataError(f"{path}: no such {what}")
     with open(path, encoding="utf-8", errors="replace") as f:
         # split() drops "\r", trailing spaces and tabs alike
         return [(n, line.split()) for n, line in enumerate(f, 1) if line.split()]
@@ -58,7 +59,7 @@ def _lines(path: Path) -> list[tuple[int, list[str]]]:
 def read_class_index(path) -> list[str]:
     """Class names from classInd.txt: ``names[0]`` is the class labelled 1."""
     path, names = Path(path), {}
-    for n, tokens in _lines(path):
+    for n, tokens in list_lines(path):
         if len(tokens) != 2 or not tokens[0].isdigit() or int(tokens[0]) in names:
             raise DataError(f"{path}:{n}: expected '<label> <ClassName>' with a new label, got {' '.join(tokens)!r}")
         names[int(tokens[0])] = tokens[1]
@@ -95,7 +96,7 @@ def read_split_list(path, classes: list[str], video_root, on_error="raise") -> t
     path, root = Path(path), Path(video_root)
     lookup = {name.lower(): i for i, name in enumerate(classes)}
     videos, skipped, listings = [], [], {}
-    for n, tokens in _lines(path):
+    for n, tokens in list_lines(path):
         rel = tokens[0].replace("\\", "/")
         folder = rel.split("/")[0] if "/" in rel else None
         label = lookup.get(folder.lower()) if folder else None

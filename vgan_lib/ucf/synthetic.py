@@ -7,25 +7,22 @@ classes apart. ``ActionSpec(classes=2)`` is the earlier PyTorch port's YoYo vs K
 
 from __future__ import annotations
 
-import contextlib
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import lru_cache, wraps
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from ..files import atomic_path, dataset_is_current, ensure_writable_dir, write_manifest, write_text_atomic
+from ..files import atomic_path, dataset_is_current, ensure_writable_dir, run_jobs, write_manifest, write_text_atomic
 from ..options import check_fields, option
 from .index import held_out_groups
 
 
 # ---------------------------------------------------------------------------- motions
 # A motion maps times t (seconds, shape (N,)) to the object's centre (x, y), angle and
-# scale. Positions are in units of the frame's short side, measured from the frame
+# scale, each (N,). Positions are in units of the frame's short side, measured from the frame
 # centre (y points down), so a motion looks the same in any frame size. ``p`` holds
 # the clip's random parameters: position, phase, direction.
 
@@ -34,44 +31,46 @@ def _wrap(x: np.ndarray, half_span: float) -> np.ndarray:
     return np.mod(x + half_span, 2 * half_span) - half_span
 
 
+def _tracks(motion):
+    # the functions below give a constant for what stays the same; stretch every value to (N,)
+    return wraps(motion)(lambda t, *rest: tuple(np.zeros_like(t) + v for v in motion(t, *rest)))
+
+
 def _yoyo(t, r, p, aw, ah):
     # fast, large up-and-down oscillation about a fixed point
     y = p.y0 * 0.3 + r.uniform(0.28, 0.38) * np.sin(2 * np.pi * r.uniform(1.2, 1.8) * t + p.phase)
-    return np.full_like(t, p.x0), y, np.full_like(t, p.angle), np.ones_like(t)
+    return p.x0, y, p.angle, 1.0
 
 
 def _kayaking(t, r, p, aw, ah):
     # a steady glide left or right with a small bob and tilt at each paddle stroke
     f = r.uniform(0.8, 1.4)
     x = _wrap(p.x0 + p.direction * r.uniform(0.25, 0.4) * t, aw / 2 + 0.3)
-    y = p.y0 + 0.02 * np.sin(4 * np.pi * f * t + p.phase)
-    return x, y, p.angle + 0.1 * np.sin(2 * np.pi * f * t + p.phase), np.ones_like(t)
+    bob, tilt = np.sin(4 * np.pi * f * t + p.phase), np.sin(2 * np.pi * f * t + p.phase)
+    return x, p.y0 + 0.02 * bob, p.angle + 0.1 * tilt, 1.0
 
 
 def _swing(t, r, p, aw, ah):
     # a pendulum: side to side, higher at both ends, tilting with the swing
-    s = np.sin(2 * np.pi * r.uniform(0.6, 1.0) * t + p.phase)
-    a = r.uniform(0.25, 0.35)
-    return a * s, p.y0 * 0.3 - 0.35 * a * s * s, p.angle + 0.5 * s, np.ones_like(t)
+    s, a = np.sin(2 * np.pi * r.uniform(0.6, 1.0) * t + p.phase), r.uniform(0.25, 0.35)
+    return a * s, p.y0 * 0.3 - 0.35 * a * s * s, p.angle + 0.5 * s, 1.0
 
 
 def _spinning(t, r, p, aw, ah):
     # turning in place
-    angle = p.angle + p.direction * 2 * np.pi * r.uniform(0.6, 1.2) * t
-    return np.full_like(t, p.x0), np.full_like(t, p.y0), angle, np.ones_like(t)
+    return p.x0, p.y0, p.angle + p.direction * 2 * np.pi * r.uniform(0.6, 1.2) * t, 1.0
 
 
 def _bouncing(t, r, p, aw, ah):
     # hops along a floor: |sin| height, slow drift sideways
     hop = np.abs(np.sin(np.pi * r.uniform(0.8, 1.3) * t + p.phase))
     x = _wrap(p.x0 + p.direction * r.uniform(0.05, 0.15) * t, aw / 2 + 0.2)
-    return x, 0.3 - r.uniform(0.35, 0.5) * hop, np.full_like(t, p.angle), np.ones_like(t)
+    return x, 0.3 - r.uniform(0.35, 0.5) * hop, p.angle, 1.0
 
 
 def _circling(t, r, p, aw, ah):
-    a = p.phase + p.direction * 2 * np.pi * r.uniform(0.4, 0.8) * t
-    rad = r.uniform(0.18, 0.28)
-    return p.x0 * 0.5 + rad * np.cos(a), rad * np.sin(a), np.full_like(t, p.angle), np.ones_like(t)
+    a, rad = p.phase + p.direction * 2 * np.pi * r.uniform(0.4, 0.8) * t, r.uniform(0.18, 0.28)
+    return p.x0 * 0.5 + rad * np.cos(a), rad * np.sin(a), p.angle, 1.0
 
 
 def _falling(t, r, p, aw, ah):
@@ -79,39 +78,36 @@ def _falling(t, r, p, aw, ah):
     g = r.uniform(1.2, 2.0)
     drop = np.sqrt(2 * (ah + 0.4) / g)            # seconds to fall through the frame
     tt = np.mod(t + p.phase / (2 * np.pi) * drop, drop)
-    return np.full_like(t, p.x0), -ah / 2 - 0.2 + 0.5 * g * tt * tt, np.full_like(t, p.angle), np.ones_like(t)
+    return p.x0, -ah / 2 - 0.2 + 0.5 * g * tt * tt, p.angle, 1.0
 
 
 def _rising(t, r, p, aw, ah):
     # floats up at a steady speed with a gentle sway
     y = _wrap(p.y0 - r.uniform(0.35, 0.55) * t, ah / 2 + 0.2)
-    return p.x0 + 0.03 * np.sin(2 * np.pi * 0.7 * t + p.phase), y, np.full_like(t, p.angle), np.ones_like(t)
+    return p.x0 + 0.03 * np.sin(2 * np.pi * 0.7 * t + p.phase), y, p.angle, 1.0
 
 
 def _pulsing(t, r, p, aw, ah):
     # stays put, grows and shrinks
-    scale = 1 + 0.4 * np.sin(2 * np.pi * r.uniform(0.8, 1.4) * t + p.phase)
-    return np.full_like(t, p.x0), np.full_like(t, p.y0), np.full_like(t, p.angle), scale
+    return p.x0, p.y0, p.angle, 1 + 0.4 * np.sin(2 * np.pi * r.uniform(0.8, 1.4) * t + p.phase)
 
 
 def _racing(t, r, p, aw, ah):
     # fast and straight across, lap after lap
-    x = _wrap(p.x0 + p.direction * r.uniform(0.9, 1.3) * t, aw / 2 + 0.2)
-    return x, np.full_like(t, p.y0), np.full_like(t, p.angle), np.ones_like(t)
+    return _wrap(p.x0 + p.direction * r.uniform(0.9, 1.3) * t, aw / 2 + 0.2), p.y0, p.angle, 1.0
 
 
 def _shaking(t, r, p, aw, ah):
     # jerky jitter around a point
     n = len(t)
-    return (p.x0 + r.uniform(-0.05, 0.05, n), p.y0 + r.uniform(-0.05, 0.05, n),
-            p.angle + r.uniform(-0.25, 0.25, n), np.ones_like(t))
+    return p.x0 + r.uniform(-0.05, 0.05, n), p.y0 + r.uniform(-0.05, 0.05, n), p.angle + r.uniform(-0.25, 0.25, n), 1.0
 
 
 # The order decides which classes ``classes=K`` takes: the first two are the binary task of the
 # earlier PyTorch port. classInd.txt lists the chosen ones alphabetically, as UCF-101 does.
-CATALOG = dict(  # name -> motion
+CATALOG = {name: _tracks(motion) for name, motion in dict(  # name -> motion
     YoYo=_yoyo, Kayaking=_kayaking, Swing=_swing, Spinning=_spinning, Bouncing=_bouncing, Circling=_circling,
-    Falling=_falling, Rising=_rising, Pulsing=_pulsing, Racing=_racing, Shaking=_shaking)
+    Falling=_falling, Rising=_rising, Pulsing=_pulsing, Racing=_racing, Shaking=_shaking).items()}
 
 # other frame sizes (width, height) and rates some videos get; all even (yuv420p)
 _ODD_SIZES = ((400, 224), (176, 144), (352, 288), (240, 320), (320, 180))
@@ -290,11 +286,8 @@ def make_actions(out_dir, spec: ActionSpec = ActionSpec(), workers=None, progres
 
     classes = class_names(spec.classes)
     jobs = [(c, g, k) for c in classes for g in range(1, spec.groups + 1) for k in range(1, spec.clips_per_group + 1)]
-    workers = workers or min(os.cpu_count() or 1, 8)
-    with ProcessPoolExecutor(workers) if workers > 1 else contextlib.nullcontext() as pool:
-        args = [str(out)] * len(jobs), [spec] * len(jobs), *zip(*jobs)
-        done = pool.map(_write_one, *args, chunksize=8) if pool else map(_write_one, *args)
-        list(tqdm(done, total=len(jobs), desc="action videos", unit="video", disable=not progress, dynamic_ncols=True))
+    list(run_jobs(_write_one, [(str(out), spec, *job) for job in jobs], workers or min(os.cpu_count() or 1, 8),
+                  "action videos", "video", progress, chunksize=8))
 
     lists = out / "ucfTrainTestlist"
     lists.mkdir(exist_ok=True)
