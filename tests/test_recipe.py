@@ -67,14 +67,14 @@ def test_a_finished_recipe_is_not_run_over_and_a_finished_folder_needs_resume(tm
 
 @pytest.mark.parametrize("text, message", [
     ("[model]\npreset='small'\n[data]\nlist='x'\n[[phase]]\nsteps=2\nlearning_rate=1", "phase 1: .*'learning_rate'"),
-    ("[data]\nlist='x'\n[[phase]]\nsteps=0", "phase 1: 'steps' must be a whole number >= 1, got 0"),
+    ("[data]\nlist='x'\n[[phase]]\nsteps=0", "phase 1: 'steps' must be at least 1, got 0"),
     ("[data]\nlist='x'\n[[phase]]\nsteps=2\nbatch_size=0", "phase 1: batch_size must be at least 1, got 0"),
     ("[data]\nlist='x'\n[[phase]]\nsteps=2\nextras={r1=1}", "phase 1: unknown extra term 'r1'"),
     ("[data]\nlist='x'\n", "a recipe needs at least one \\[\\[phase\\]\\]"),
     ("[[phase]]\nsteps=1", "\\[data\\] needs 'list'"),
     ("[model]\npreset='huge'\n[data]\nlist='x'\n[[phase]]\nsteps=1", "unknown preset 'huge'"),
     ("phases = 3", "unknown recipe key 'phases'"),
-    ("threads = 0\n[data]\nlist='x'\n[[phase]]\nsteps=1", "'threads' must be a whole number >= 1, got 0"),
+    ("threads = 0\n[data]\nlist='x'\n[[phase]]\nsteps=1", "'threads' must be at least 1, got 0"),
     ("[data]\nlist='x'\nsynthetic={count=0}\n[[phase]]\nsteps=1", "count must be at least 1, got 0"),
     ("[data\nlist=", "not a TOML recipe"),
 ])

@@ -1,18 +1,13 @@
-"""Checkpoints: plain dicts of tensors and Python values, written atomically.
-
-Every file the kit writes loads with ``torch.load(..., weights_only=True)``: no pickled
-code runs. A file is written to a temporary file beside its target and renamed over
-it, so a crash mid-way never leaves a half-written checkpoint behind. Each file
-carries a ``format`` marker (a GAN checkpoint or an action classifier) and a version;
-``read_file`` checks both for every kind.
-
-This module knows nothing of training: a trainer hands it its ``state_dict()`` and
-takes it back with ``load_state_dict`` (see ``vgan_lib.train``).
+"""Checkpoints: plain dicts of tensors and Python values, written atomically (a temporary file
+renamed over the target) and loaded with ``weights_only=True``, so no pickled code runs. Each file
+carries a ``format`` marker (GAN checkpoint or classifier) and a version, which ``read_file`` checks.
+It knows nothing of training: a trainer hands over its ``state_dict()`` (see ``vgan_lib.train``).
 """
 
 from __future__ import annotations
 
 import os
+import textwrap
 from pathlib import Path
 from typing import Optional, Union
 
@@ -112,8 +107,7 @@ def load_networks(path: PathLike, state: dict, G, D) -> None:
         D.load_state_dict(state["D"])
     except (KeyError, RuntimeError) as e:
         # torch names the missing or unexpected keys on the lines after its first: keep them, on one line
-        reason = " ".join(str(e).split())
-        reason = reason if len(reason) <= 300 else reason[:297] + "..."
+        reason = textwrap.shorten(" ".join(str(e).split()), 300, placeholder="...")
         raise CheckpointError(f"{path}: weights do not fit the model ({reason})") from None
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+import warnings
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -55,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .train import TrainConfig
 
     parser = _Parser(prog=PROG, description="VideoGAN teaching kit: data, training, sampling.")
+    quiet = argparse.ArgumentParser(add_help=False)  # the option every long-running command has
+    quiet.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--version", action="store_true", help="print the library version and exit")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
@@ -65,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_positive_int, help="processes (default: all cores, at most 8)")
     p.add_argument("--force", action="store_true", help="rewrite even if the folder already holds this data")
 
-    p = sub.add_parser("train", help="train a VideoGAN", description="Train G and D with Algorithm 1 of the "
-                       "original (Adam 2e-4, beta1 0.5, one D step then one G step on the same fakes, mask L1 0.1).")
+    p = sub.add_parser("train", parents=[quiet], help="train a VideoGAN", description="Train G and D with "
+                       "Algorithm 1 (Adam 2e-4, beta1 0.5, a D step then a G step on the same fakes, mask L1 0.1).")
     p.add_argument("--recipe", metavar="FILE", help="run this recipe (model, data, phases); only the output "
                    "options below apply with it, e.g. recipes/small-synthetic.toml")
     p.add_argument("--data", default="data/synthetic/train.txt", help="golf-format list file (default: "
@@ -79,16 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_options(t, TrainConfig)
     t.add_argument("--extra", action="append", metavar="NAME=WEIGHT",
                    help="add a loss term the original lacks (vgan_lib.extras: blend, flicker); repeatable")
-    t.add_argument("--init", metavar="PATH",
-                   help="start from the G and D weights of this checkpoint or weights file (e.g. a shipped model) "
-                        "with new optimisers, at step 0; with --resume, only when OUT/checkpoint.pt does not exist yet")
+    t.add_argument("--init", metavar="PATH", help="start from the G and D weights of this file (e.g. a shipped model)"
+                   " with new optimisers at step 0; with --resume, only when OUT/checkpoint.pt does not exist yet")
     o = p.add_argument_group("output")
     o.add_argument("--out", default="runs/train", help="run folder: checkpoint.pt, samples/ (default: runs/train)")
     o.add_argument("--workers", type=_non_negative_int, default=2, help="DataLoader worker processes (default: 2)")
     o.add_argument("--sample-every", type=_non_negative_int, default=500, help="steps between sample videos")
     o.add_argument("--checkpoint-every", type=_non_negative_int, default=500, help="steps between checkpoints")
     o.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if it exists")
-    o.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     p = sub.add_parser("sample", help="generate videos from a checkpoint", description="Write a generator's "
                        "videos: the composite and, for two streams, its foreground, background and mask.")
@@ -100,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=_positive_float, default=8.0)
     p.add_argument("--scale", type=_positive_int, default=3, help="nearest-neighbour enlargement (default: 3)")
     p.add_argument("--device", default="cpu")
-    _add_action_parsers(sub)  # make-actions, finetune, evaluate (UCF-101 action recognition)
+    _add_action_parsers(sub, quiet)  # make-actions, finetune, evaluate (UCF-101 action recognition)
     return parser
 
 
@@ -115,8 +117,6 @@ def _cmd_make_data(args) -> int:
 
 def _recipe_from_options(args):
     """The one-phase recipe that ``vgan train``'s options describe."""
-    import math
-
     from . import extras
     from .data import GolfClips
     from .model import VideoGANConfig
@@ -136,8 +136,6 @@ def _recipe_from_options(args):
 
 
 def _cmd_train(args) -> int:
-    import json
-
     from .files import ensure_writable_dir
     from .recipe import load_recipe, run_recipe
 
@@ -202,20 +200,19 @@ def _add_ucf_data_args(p: argparse.ArgumentParser, saved: bool = False) -> None:
                    help="processes for decoding and data loading (default: 0, all in this process)")
 
 
-def _add_action_parsers(sub) -> None:
+def _add_action_parsers(sub, quiet) -> None:
     from .ucf.finetune import FinetuneConfig
     from .ucf.synthetic import ActionSpec
 
-    p = sub.add_parser("make-actions", help="write the generated UCF-format action set", description="Write .avi "
-                       "videos of objects that differ by how they move, laid out like the UCF-101 download.")
+    p = sub.add_parser("make-actions", parents=[quiet], help="write the generated UCF-format action set",
+                       description="Write .avi videos of objects that differ by how they move, as UCF-101 is laid out.")
     p.add_argument("--out", default="data/ucf-actions", help="output folder (default: data/ucf-actions)")
     add_options(p, ActionSpec, only=("classes", "groups", "clips_per_group", "seed"))
     p.add_argument("--workers", type=_positive_int, help="processes (default: all cores, at most 8)")
     p.add_argument("--force", action="store_true", help="rewrite even if the folder already holds this set")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("finetune", help="train an action classifier from a GAN's discriminator", description=
-                       "Replace D's last layer by Dropout(0.5) and a K-way head, train, test and save the classifier.")
+    p = sub.add_parser("finetune", parents=[quiet], help="train an action classifier from a GAN's discriminator",
+                       description="Replace D's last layer by Dropout(0.5) and a K-way head; train, test, save it.")
     p.add_argument("--checkpoint", help="GAN checkpoint or weights file; 'none' or left out for --mode scratch, "
                                         "which then takes the network's shape from the model options")
     _add_ucf_data_args(p)
@@ -224,22 +221,18 @@ def _add_action_parsers(sub) -> None:
     t.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
     t.add_argument("--out", default="runs/classifier.pt",
                    help="classifier file; its metrics go beside it as .json (default: runs/classifier.pt)")
-    t.add_argument("--no-progress", action="store_true", help="no progress bars")
     _add_model_options(p)  # the network's shape when there is no --checkpoint (scratch only)
 
-    p = sub.add_parser("evaluate", help="test a saved action classifier", description="Clip and video accuracy, "
-                       "per class, and the confusion matrix of a 'vgan finetune' classifier on a split's test videos.")
+    p = sub.add_parser("evaluate", parents=[quiet], help="test a saved action classifier", description="Clip and "
+                       "video accuracy, per class, and the confusion matrix of a classifier on a split's test videos.")
     p.add_argument("--classifier", required=True, help="a classifier file written by 'vgan finetune'")
     _add_ucf_data_args(p, saved=True)
     p.add_argument("--batch-size", type=_positive_int, default=4, help="test videos per batch (default: 4)")
     p.add_argument("--device", default="auto", help="auto (CUDA, then MPS, then CPU), cpu, cuda, mps")
     p.add_argument("--json", help="also write the results to this JSON file")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def _load_action_data(args, cfg, settings: dict, seed=0):
-    import warnings
-
     from .ucf.clips import load_ucf101
 
     with warnings.catch_warnings():
@@ -269,8 +262,6 @@ def _cmd_make_actions(args) -> int:
 
 
 def _cmd_finetune(args) -> int:
-    import json
-
     from .checkpoint import load_checkpoint
     from .files import ensure_writable_dir
     from .ucf.clips import ClipSettings
@@ -305,8 +296,6 @@ def _cmd_finetune(args) -> int:
 
 
 def _cmd_evaluate(args) -> int:
-    import json
-
     from .files import ensure_writable_dir
     from .ucf.clips import ClipSettings
     from .ucf.finetune import evaluate, load_classifier

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
 from .errors import DataError
-from .ucf.index import list_lines
+from .files import list_lines
 
 __all__ = ["read_list_file", "load_strip", "GolfClips"]
 

@@ -1,21 +1,15 @@
-"""Loss terms the original lacks, in one place, each named and with its source.
+"""Loss terms the original lacks, each named and with its source; a run adds them to G's loss by name
+and weight (``TrainConfig(extras={"flicker": 300})``, ``vgan train --extra flicker=300``, a recipe's
+phase). Each takes the generator's ``Streams`` for the batch and returns a scalar. The shipped model's
+last 800 steps used both.
 
-A run adds them to the generator's loss by name and weight: ``TrainConfig(extras={"flicker": 300})``,
-``vgan train --extra flicker=300``, or a phase of a recipe. Each term takes the
-generator's ``Streams`` for the batch (see ``vgan_lib.model``) and returns a scalar;
-a step without extras computes none of them.
-
-* ``blend``: mean m(1 - m), the binarisation prior on soft masks common in layered
-  generators; 0 where every mask value is 0 or 1, largest at 1/2. The L1 prior pulls
-  every value towards 0; this one decides the mask without shutting it, so the
-  foreground does not show through the background faintly everywhere.
-* ``flicker``: mean m[t+1] |f[t+1] - f[t]|, derived for this kit. A change of the
-  composite m f + (1 - m) b from one frame to the next has two parts: the mask moving
-  over a still scene, (m[t+1] - m[t]) (f[t] - b), and the foreground changing where it
-  is shown, m[t+1] (f[t+1] - f[t]). A rigid object sliding over a still background needs
-  only the first; the second is the shimmer of a foreground seen through the mask.
-
-Both were used for the last 800 steps of the shipped model (see its recipe).
+* ``blend``: mean m(1 - m), the binarisation prior on soft masks common in layered generators: 0 where
+  every mask value is 0 or 1, largest at 1/2. The L1 prior pulls every value towards 0; this one decides
+  the mask without shutting it, so the foreground does not show through faintly everywhere.
+* ``flicker``: mean m[t+1] |f[t+1] - f[t]|, derived for this kit. The composite m f + (1 - m) b changes
+  from one frame to the next where the mask moves over a still scene, (m[t+1] - m[t]) (f[t] - b), and
+  where the foreground changes while shown, m[t+1] (f[t+1] - f[t]). A rigid object sliding over a still
+  background needs only the first; the second is the shimmer of a foreground seen through the mask.
 """
 
 from __future__ import annotations

@@ -50,6 +50,16 @@ def atomic_path(path: PathLike, suffix: str = ".tmp") -> Iterator[Path]:
         raise
 
 
+def list_lines(path, what: str = "file") -> list:
+    """(line number, tokens) of each non-blank line of a list file: golf lists, UCF-101 split lists."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such {what}")
+    with open(path, encoding="utf-8", errors="replace") as f:
+        # split() drops "\r", trailing spaces and tabs alike
+        return [(n, line.split()) for n, line in enumerate(f, 1) if line.split()]
+
+
 def write_text_atomic(path: PathLike, text: str, newline: str = None) -> Path:
     """Write ``text`` atomically; ``newline=""`` keeps "\\r\\n" exactly as given."""
     with atomic_path(path) as tmp:

@@ -25,21 +25,9 @@ from torch import nn
 
 from .options import check_fields, option
 
-__all__ = [
-    "VideoGANConfig",
-    "PRESETS",
-    "get_config",
-    "Streams",
-    "TwoStreamGenerator",
-    "OneStreamGenerator",
-    "Discriminator",
-    "ActionClassifier",
-    "build_generator",
-    "build_models",
-    "init_weights",
-    "count_parameters",
-    "generate",
-]
+__all__ = ["VideoGANConfig", "PRESETS", "get_config", "Streams", "TwoStreamGenerator", "OneStreamGenerator",
+           "Discriminator", "ActionClassifier", "build_generator", "build_models", "init_weights",
+           "count_parameters", "generate"]
 
 
 @dataclass(frozen=True)
@@ -75,8 +63,7 @@ class VideoGANConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "VideoGANConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
+        unknown = set(d) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown VideoGANConfig fields: {sorted(unknown)}")
         return cls(**d)

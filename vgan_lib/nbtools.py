@@ -29,12 +29,8 @@ class NotebookContext:
 
 def setup(seed: int = 0, device: str = "auto", threads: Optional[int] = None,
           root: Union[str, Path] = ".") -> NotebookContext:
-    """Seed everything, choose the device and name the folders: ``root/data`` and ``root/runs``.
-
-    The course's notebooks pass ``root=".."``: they run in ``notebooks/``. ``threads`` caps
-    torch's CPU threads (the ``VGAN_THREADS`` environment variable does the same), which
-    keeps runs repeatable when the machine is shared.
-    """
+    """Seed everything, choose the device and name ``root/data`` and ``root/runs`` (the course's notebooks
+    run in ``notebooks/`` and pass ``root=".."``). ``threads`` (or ``VGAN_THREADS``) caps torch's CPU threads."""
     threads = threads or int(os.environ.get("VGAN_THREADS", "0") or 0)
     if threads:
         torch.set_num_threads(threads)
@@ -47,14 +43,10 @@ def setup(seed: int = 0, device: str = "auto", threads: Optional[int] = None,
 
 
 def check_params(config=None, **params) -> None:
-    """Check papermill parameters, with one ``ValueError`` line for the first bad one.
-
-    With a config dataclass, each keyword names one of its fields and follows that
-    field's rule (``check_params(TrainConfig, batch_size=batch_size)``). Without one,
-    each keyword is ``(value, type)``, ``(value, type, least)``, ``(value, type, choices)`` or
-    ``(value, type, None)`` (None allowed) for a parameter of the notebook's own, e.g.
-    ``steps=(steps, int, 2)``.
-    """
+    """Check papermill parameters: one ``ValueError`` line for the first bad one. With a config dataclass each
+    keyword is one of its fields and follows that field's rule (``check_params(TrainConfig, batch_size=64)``);
+    without, it is the notebook's own: ``(value, type)``, ``(value, type, least)``, ``(value, type, choices)``
+    or ``(value, type, None)`` (None allowed), e.g. ``steps=(steps, int, 2)``."""
     rules = {f.name: {**f.metadata, "none_ok": f.default is None} for f in fields(config)} if config else {}
     for name, spec in params.items():
         if config is not None:

@@ -21,10 +21,7 @@ __all__ = ["option", "problem", "check_fields", "arg_type", "add_options", "valu
 
 def option(default: Any, help: str, *, at_least: Optional[float] = None, above: Optional[float] = None,
            below: Optional[float] = None, choices: Optional[Sequence] = None, kind: Optional[type] = None):
-    """A dataclass field with its help text and the rule its values follow.
-
-    ``kind`` is the value's type where the default does not say it (a default of None).
-    """
+    """A dataclass field with its help text and rule; ``kind``: the type, where a default of None hides it."""
     meta = dict(help=help, at_least=at_least, above=above, below=below,
                 choices=tuple(choices) if choices is not None else None,
                 kind=kind or type(default))
@@ -40,10 +37,8 @@ def problem(value: Any, meta: dict) -> Optional[str]:
     kind = meta.get("kind") or type(value)
     if value is None:
         return None if meta.get("none_ok", True) else "must not be None"
-    ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        ok = True
-    if not ok:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)  # True is no number here
+    if not (number and (kind is float or isinstance(value, int)) if kind in (int, float) else isinstance(value, kind)):
         return f"must be {_kind_name(kind)}, got {type(value).__name__} {value!r}"
     if meta.get("choices") is not None and value not in meta["choices"]:
         return f"must be one of {', '.join(map(repr, meta['choices']))}, got {value!r}"
@@ -63,10 +58,6 @@ def check_fields(obj) -> None:
             bad = problem(getattr(obj, f.name), {**f.metadata, "none_ok": f.default is None})
             if bad:
                 raise ValueError(f"{f.name} {bad}")
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
 
 
 def arg_type(kind: type, **rule):
@@ -98,15 +89,15 @@ def add_options(parser, cls, only: Optional[Sequence[str]] = None, skip: Sequenc
     for f in fields(cls):
         if "help" not in f.metadata or f.name in skip or (only is not None and f.name not in only):
             continue
-        meta = f.metadata
+        meta, flag = f.metadata, "--" + f.name.replace("_", "-")
         default = defaults.get(f.name, f.default if f.default is not MISSING else None)
         help_text = meta["help"] + ("" if default is None else f" (default: {default})")
         if meta["kind"] is bool:
-            parser.add_argument(_flag(f.name), action=argparse.BooleanOptionalAction, default=default,
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default,
                                 help=meta["help"])
         else:
             rule = {k: v for k, v in meta.items() if k not in ("help", "kind", "choices")}
-            parser.add_argument(_flag(f.name), type=arg_type(meta["kind"], **rule), default=default,
+            parser.add_argument(flag, type=arg_type(meta["kind"], **rule), default=default,
                                 choices=meta.get("choices"), help=help_text,
                                 metavar=None if meta.get("choices") else f.name.upper())
 

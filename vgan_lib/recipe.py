@@ -25,6 +25,7 @@ import torch
 from .checkpoint import load_checkpoint
 from .errors import UsageError
 from .model import build_models, get_config
+from .options import problem
 from .synthetic import SyntheticSpec
 from .train import GANTrainer, TrainConfig, fit, init_from, resume
 
@@ -34,6 +35,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 __all__ = ["Phase", "Recipe", "load_recipe", "run_recipe"]
+
+WHOLE = {"kind": int, "at_least": 1, "none_ok": False}  # the rule of a phase's steps and of threads
 
 
 @dataclass
@@ -50,7 +53,6 @@ class Recipe:
     phases: List[Phase]
     threads: Optional[int] = None
     init: Optional[str] = None      # weights to start from instead of the seed's random ones
-    source: str = "options"
 
     @property
     def model_config(self):
@@ -80,20 +82,20 @@ def load_recipe(path) -> Recipe:
             raise ValueError("[data] needs 'list' and takes only 'list', 'root' and 'synthetic'")
         if "synthetic" in data:
             data["synthetic"] = SyntheticSpec(**data["synthetic"])
-        if raw.get("threads") is not None and (type(raw["threads"]) is not int or raw["threads"] < 1):
-            raise ValueError(f"'threads' must be a whole number >= 1, got {raw['threads']!r}")
+        if raw.get("threads") is not None and (bad := problem(raw["threads"], WHOLE)):
+            raise ValueError(f"'threads' {bad}")
         if not raw.get("phase"):
             raise ValueError("a recipe needs at least one [[phase]] with its 'steps'")
         phases = []
         for i, p in enumerate(raw["phase"], 1):
             p = dict(p)
             steps, fresh = p.pop("steps", None), p.pop("new_optimisers", False)
-            if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-                raise ValueError(f"phase {i}: 'steps' must be a whole number >= 1, got {steps!r}")
+            if bad := problem(steps, WHOLE):
+                raise ValueError(f"phase {i}: 'steps' {bad}")
             phases.append(Phase(steps, _config(f"phase {i}", {**base, **p}), bool(fresh)))
     except (TypeError, ValueError) as e:
         raise UsageError(f"{path}: {e}") from None
-    return Recipe(model, data, phases, raw.get("threads"), raw.get("init"), str(path))
+    return Recipe(model, data, phases, raw.get("threads"), raw.get("init"))
 
 
 def _config(where: str, settings: dict) -> TrainConfig:

@@ -2,17 +2,15 @@
 
 One iteration, as in the original release:
 
-1. ``d_steps`` times (k; the original: 1): sample z, make fake = G(z), and update D on
-   a real batch and the fake one with the halved cross-entropy
-   ``0.5 * (BCE(D(real), 1) + BCE(D(fake), 0))``.
-2. Once: update G on the *same* fakes (no new z) towards D calling them real
-   (non-saturating, or the minimax form ``log(1 - D(G(z)))``), plus the mask's sparsity
-   penalty ``mask_lambda * mean|m|``. Like the original, G's loss is taken from D's
-   output on the fakes of the last D step, computed before D's update: D runs on the
-   fakes once per iteration, not twice.
+1. ``d_steps`` times (k; the original: 1): sample z, make fake = G(z), and update D on a real
+   batch and the fake one with the halved cross-entropy ``0.5 * (BCE(D(real), 1) + BCE(D(fake), 0))``.
+2. Once: update G on the *same* fakes (no new z) towards D calling them real (non-saturating, or
+   the minimax form ``log(1 - D(G(z)))``), plus the mask's sparsity penalty ``mask_lambda * mean|m|``.
+   As in the original, G's loss is taken from D's output on the last D step's fakes, computed
+   before D's update: D runs on the fakes once per iteration, not twice.
 
-Terms the original lacks live in ``vgan_lib.extras``; ``TrainConfig.extras`` names
-the ones a run adds, and a step with none computes none.
+Terms the original lacks live in ``vgan_lib.extras``; ``TrainConfig.extras`` names the ones a run
+adds, and a step with none computes none.
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ import math
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Callable, Iterator, Optional, Sequence, Union
+from typing import Iterator, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -65,8 +63,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
+        return cls(**{k: v for k, v in d.items() if k in {f.name for f in fields(cls)}})  # older files: fewer
 
 
 # ---------------------------------------------------------------------------- losses
@@ -174,10 +171,9 @@ class GANTrainer:
         scaler.update()
 
         self.step_count += 1
-        record = {"step": self.step_count, "loss_d": loss_d.item(), "loss_g": loss_g.item(),
-                  "loss_adv": adv.item(), "mask_l1": l1.item(),
-                  "d_real": torch.sigmoid(logit_real.detach().float()).mean().item(),
-                  "d_fake": torch.sigmoid(logit_fake.detach().float()).mean().item(),
+        d_prob = lambda logits: torch.sigmoid(logits.detach().float()).mean().item()  # noqa: E731
+        record = {"step": self.step_count, "loss_d": loss_d.item(), "loss_g": loss_g.item(), "loss_adv": adv.item(),
+                  "mask_l1": l1.item(), "d_real": d_prob(logit_real), "d_fake": d_prob(logit_fake),
                   **{name: t.item() for name, t in terms.items()}}
         self.history.append(record)
         return record
@@ -273,8 +269,7 @@ class FitResult:
 
 def fit(trainer: GANTrainer, dataset: torch.utils.data.Dataset, iterations: int, *, num_workers: int = 0,
         fixed_z: Optional[torch.Tensor] = None, sample_every: int = 0, checkpoint_every: int = 0,
-        out_dir: Optional[Union[str, Path]] = None, progress: bool = True,
-        on_step: Optional[Callable[[dict], None]] = None) -> FitResult:
+        out_dir: Optional[Union[str, Path]] = None, progress: bool = True) -> FitResult:
     """Train until ``trainer.step_count == iterations``.
 
     Each iteration draws ``d_steps`` real batches from an endless shuffled stream whose
@@ -316,8 +311,6 @@ def fit(trainer: GANTrainer, dataset: torch.utils.data.Dataset, iterations: int,
             bar.update(1)
             if trainer.step_count % 10 == 0 or trainer.step_count == iterations:
                 bar.set_postfix({k: f"{rec[k]:.3f}" for k in ("loss_d", "loss_g", "d_real", "d_fake")})
-            if on_step is not None:
-                on_step(rec)
             if sample_every and trainer.step_count % sample_every == 0:
                 take_samples()
             if checkpoint_every and trainer.step_count % checkpoint_every == 0:

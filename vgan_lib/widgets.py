@@ -190,8 +190,12 @@ class LatentExplorer:
             arrays, generated = self.streams()
             frame, view = int(self.frame.value), self.view.value
             # the picture and its PNG, rendered only when not cached
-            (data, self._picture), _ = _cached(self._png_cache, (self._latent_key(), view, frame),
-                                               lambda: (png_bytes(pic := self.render(arrays, frame, view)), pic), 1024)
+            def picture_and_png():
+                picture = self.render(arrays, frame, view)
+                return png_bytes(picture), picture
+
+            key = (self._latent_key(), view, frame)
+            (data, self._picture), _ = _cached(self._png_cache, key, picture_and_png, 1024)
             if self.image.value != data:
                 self.image.value = data
             self.image.width, self.image.height = self._picture.shape[1], self._picture.shape[0]

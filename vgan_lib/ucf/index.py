@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DataError
+from ..files import list_lines
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v")
 _UCF_NAME = re.compile(r"^v_(?P<cls>.+)_g(?P<group>\d+)_c(?P<clip>\d+)$")
@@ -45,15 +46,6 @@ def report(message: str, on_error: str, skipped: list[str]) -> None:
     if on_error == "raise":
         raise DataError(message)
     skipped.append(message)
-
-
-def list_lines(path: Path, what: str = "file") -> list[tuple[int, list[str]]]:
-    """(line number, tokens) of each non-blank line of a list file (the golf lists' too)."""
-    if not path.is_file():
-        raise DataError(f"{path}: no such {what}")
-    with open(path, encoding="utf-8", errors="replace") as f:
-        # split() drops "\r", trailing spaces and tabs alike
-        return [(n, line.split()) for n, line in enumerate(f, 1) if line.split()]
 
 
 def read_class_index(path) -> list[str]:
