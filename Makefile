@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser notebooks store-outputs test test-fast benchmark clean
+.PHONY: setup browser notebooks store-outputs student test test-fast benchmark clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,10 @@ notebooks: setup
 
 store-outputs: setup
 	$(BIN)/python tools/run_notebooks.py --store
+
+# the students' copies: each solution replaced by a stub that raises, outputs cleared
+student: setup
+	$(BIN)/python tools/make_student.py --out out/student
 
 test: setup browser
 	$(BIN)/python -m pytest -q

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NUMBERED = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = NUMBERED + sorted((ROOT / "notebooks").glob("A[0-9]_*.ipynb"))   # the series, then appendices
 
 # small enough for a test, large enough to reach every cell
 SMALL = {
@@ -27,7 +28,7 @@ def _run(path, out, **params):
 
 
 def test_the_series_is_numbered_without_gaps():
-    numbers = [int(p.name[:2]) for p in NOTEBOOKS]
+    numbers = [int(p.name[:2]) for p in NUMBERED]
     assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 3
 
 

@@ -79,7 +79,9 @@ def main(argv=None) -> int:
     import nbformat
     import papermill as pm
 
-    paths = sorted(p for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    from make_student import course_notebooks  # the series, then the appendices
+
+    paths = course_notebooks(NOTEBOOKS)
     if args.only:
         paths = [p for p in paths if any(p.name.startswith(o) for o in args.only)]
     if not paths:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -12,7 +13,7 @@ import torch
 from .device import pick_device, seed_everything
 from .options import problem
 
-__all__ = ["NotebookContext", "setup", "check_params"]
+__all__ = ["NotebookContext", "setup", "check_params", "show_source", "check_exercise"]
 
 
 @dataclass
@@ -61,3 +62,38 @@ def check_params(config=None, **params) -> None:
         bad = problem(value, meta)
         if bad:
             raise ValueError(f"parameter {name!r} {bad}")
+
+
+def show_source(obj):
+    """The library's own code of ``obj`` (a function, class or method) with the file it lives in, for a notebook."""
+    from IPython.display import Markdown
+
+    where = Path(inspect.getsourcefile(obj)).resolve().relative_to(Path(__file__).resolve().parent.parent)
+    return Markdown(f"`{where.as_posix()}`, `{obj.__qualname__}`:\n\n```python\n{inspect.getsource(obj)}```")
+
+
+def _flat(x) -> list:
+    if isinstance(x, dict):
+        return [v for k in sorted(x) for v in _flat(x[k])]
+    return [v for item in x for v in _flat(item)] if isinstance(x, (list, tuple)) else [torch.as_tensor(x)]
+
+
+def check_exercise(tag: str, attempt, expected, exact: bool = False, rtol: float = 1e-5, atol: float = 1e-6) -> None:
+    """Run a student's ``attempt()`` and compare it with ``expected`` (numbers, tensors, or lists and dicts
+    of them); a mismatch is one AssertionError line that says what is wrong, ``exact`` asks bit for bit."""
+    try:
+        got = _flat(attempt())
+    except NotImplementedError:
+        raise AssertionError(f"Exercise {tag}: not written yet: replace `raise NotImplementedError()`") from None
+    except Exception as e:  # the student's own bug, named in one line
+        raise AssertionError(f"Exercise {tag}: your code raised {type(e).__name__}: {e}") from None
+    want = _flat(expected)
+    if len(got) != len(want) or any(g.shape != w.shape for g, w in zip(got, want)):
+        shapes = lambda xs: [tuple(x.shape) for x in xs]  # noqa: E731
+        raise AssertionError(f"Exercise {tag}: got shapes {shapes(got)}, expected {shapes(want)}")
+    for i, (g, w) in enumerate(zip(got, want)):
+        if not (torch.equal(g, w) if exact else torch.allclose(g.double(), w.double(), rtol=rtol, atol=atol)):
+            off = (g.double() - w.double()).abs().max().item()
+            raise AssertionError(f"Exercise {tag}: value {i} is off by up to {off:.3g}"
+                                 + (" (it must match bit for bit)" if exact else ""))
+    print(f"Exercise {tag}: correct")
