@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -130,12 +131,16 @@ def _recipe_from_options(args):
     iterations = args.iterations
     if not iterations:
         clips = len(GolfClips(args.data, args.root, frames=cfg.frames, size=cfg.size))
-        iterations = max(1, math.ceil((args.epochs or 1.0) * clips / (tcfg.batch_size * tcfg.d_steps)))
+        per_step = tcfg.batch_size * tcfg.d_steps * int(os.environ.get("WORLD_SIZE", "1"))  # torchrun's ranks
+        iterations = max(1, math.ceil((args.epochs or 1.0) * clips / per_step))
     model = {"preset": args.preset, **{k: v for k, v in values_from(args, VideoGANConfig).items() if v is not None}}
     return Recipe(model, {"list": args.data, "root": args.root}, [Phase(iterations, tcfg)], init=args.init)
 
 
 def _cmd_train(args) -> int:
+    import torch
+
+    from .distributed import start_from_env
     from .files import ensure_writable_dir
     from .recipe import load_recipe, run_recipe
 
@@ -150,8 +155,14 @@ def _cmd_train(args) -> int:
     else:
         recipe = _recipe_from_options(args)
     out = ensure_writable_dir(args.out, UsageError)
+    device = start_from_env()  # under torchrun: join the group, one device per rank
     trainer = run_recipe(recipe, out, resume_run=args.resume, workers=args.workers, sample_every=args.sample_every,
-                         checkpoint_every=args.checkpoint_every, progress=not args.no_progress)
+                         checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
+                         device=None if device == "auto" else device)
+    if trainer.world > 1:
+        torch.distributed.destroy_process_group()
+    if trainer.rank:
+        return 0
     last = trainer.history[-1] if trainer.history else {}
     summary = {"step": trainer.step_count, **{k: round(v, 4) for k, v in last.items() if k != "step"}}
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -15,7 +15,7 @@ recipe of one phase.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import accumulate
 from pathlib import Path
 from typing import List, Optional
@@ -23,6 +23,7 @@ from typing import List, Optional
 import torch
 
 from .checkpoint import load_checkpoint
+from .distributed import rank_and_world
 from .errors import UsageError
 from .model import build_models, get_config
 from .options import problem
@@ -113,26 +114,33 @@ def _dataset(recipe: Recipe, progress: bool):
 
     data, cfg = recipe.data, recipe.model_config
     if "synthetic" in data:
-        make_synthetic(Path(data["list"]).parent, data["synthetic"], progress=progress)
+        if rank_and_world()[0] == 0:  # one writer; the other ranks wait for it
+            make_synthetic(Path(data["list"]).parent, data["synthetic"], progress=progress)
+        if rank_and_world()[1] > 1:
+            torch.distributed.barrier()
     return GolfClips(data["list"], data.get("root"), frames=cfg.frames, size=cfg.size)
 
 
 def run_recipe(recipe: Recipe, out, *, resume_run: bool = False, workers: int = 0, sample_every: int = 0,
-               checkpoint_every: int = 0, progress: bool = True, log=print):
+               checkpoint_every: int = 0, progress: bool = True, log=print, device: Optional[str] = None):
     """Run (or, with ``resume_run``, continue) every phase of ``recipe`` into the folder ``out``.
 
     Returns the trainer after the last phase. Between phases the trainer is rebuilt with
     the next phase's settings and the full state passed over, exactly as a resume from
     the checkpoint file would, so a run stopped anywhere repeats bit for bit on the CPU.
+    ``device`` overrides the recipe's (torchrun gives each rank its own); only rank 0 logs.
     """
     out, cfg = Path(out), recipe.model_config
+    rank, world = rank_and_world()
+    log = log if rank == 0 else (lambda *_: None)
+    phases = [replace(p, config=replace(p.config, device=device)) for p in recipe.phases] if device else recipe.phases
     ckpt = out / "checkpoint.pt"
     if ckpt.exists() and not resume_run:
         raise UsageError(f"{ckpt} exists: pass --resume to continue it, or choose another --out")
     if recipe.threads:
         torch.set_num_threads(recipe.threads)
     data = _dataset(recipe, progress)
-    first = recipe.phases[0].config
+    first = phases[0].config
     if len(data) < first.batch_size:
         raise UsageError(f"{recipe.data['list']} lists {len(data)} clips, fewer than one batch of {first.batch_size}")
     ends = recipe.ends()
@@ -140,15 +148,16 @@ def run_recipe(recipe: Recipe, out, *, resume_run: bool = False, workers: int = 
     if ckpt.exists():
         step = int(load_checkpoint(ckpt, cfg, training=True)["step"])
         now = next((i for i, end in enumerate(ends) if step < end), len(ends) - 1)
-        trainer = GANTrainer(trainer.G, trainer.D, recipe.phases[now].config)
+        trainer = GANTrainer(trainer.G, trainer.D, phases[now].config)
         resume(trainer, ckpt)
         log(f"resumed from {ckpt} at step {trainer.step_count}")
     elif recipe.init:
         init_from(trainer, recipe.init)
         log(f"started from the weights of {recipe.init}")
-    log(f"model {cfg}; device {trainer.device}; {len(data)} clips; {ends[-1]} steps in {len(ends)} phase(s)")
+    log(f"model {cfg}; device {trainer.device}; {len(data)} clips; {ends[-1]} steps in {len(ends)} phase(s); "
+        f"{world} process(es), batch {first.batch_size} each, {first.batch_size * world} in all")
     fixed_z = torch.randn(16, cfg.z_dim, generator=torch.Generator().manual_seed(first.seed + 1))
-    for i, (phase, end) in enumerate(zip(recipe.phases, ends)):
+    for i, (phase, end) in enumerate(zip(phases, ends)):
         start = end - phase.steps
         if trainer.step_count >= end:
             continue
@@ -158,7 +167,7 @@ def run_recipe(recipe: Recipe, out, *, resume_run: bool = False, workers: int = 
             trainer.load_state_dict(state)
             if phase.new_optimisers and trainer.step_count == start:
                 trainer.new_optimisers()
-            if len(recipe.phases) > 1:
+            if len(phases) > 1:
                 log(f"phase {i + 1}: steps {start}-{end}: {phase.config}")
         fit(trainer, data, end, num_workers=workers, fixed_z=fixed_z, sample_every=sample_every,
             checkpoint_every=checkpoint_every, out_dir=out, progress=progress)

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from . import extras as extra_terms
 from .checkpoint import load_checkpoint, load_networks, save_checkpoint
 from .device import PRECISIONS, autocast, pick_device
+from .distributed import gather, rank_and_world, wrap
 from .model import build_models, generate
 from .options import check_fields, option
 
@@ -102,7 +103,8 @@ class GANTrainer:
     """Holds G, D, their Adam optimisers and the latent stream; ``step`` does one iteration.
 
     Latents are drawn on the CPU from the trainer's own generator and then moved, so a
-    seed gives the same z on every device, and a checkpoint can restore the stream.
+    seed gives the same z on every device, and a checkpoint can restore the stream. Under
+    torchrun each rank draws its own latents and ``G_run``/``D_run`` are the DDP-wrapped nets.
     """
 
     def __init__(self, G: nn.Module, D: nn.Module, cfg: TrainConfig = TrainConfig()):
@@ -115,9 +117,11 @@ class GANTrainer:
         for p in [*G.parameters(), *D.parameters()] if cfg.channels_last else []:
             if p.dim() == 5:
                 p.data = p.data.contiguous(memory_format=torch.channels_last_3d)
+        self.rank, self.world = rank_and_world()
+        self.G_run, self.D_run = wrap(G, self.device), wrap(D, self.device)
         self.new_optimisers()
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.precision == "fp16")
-        self.z_gen = torch.Generator().manual_seed(cfg.seed)
+        self.z_gen = torch.Generator().manual_seed(cfg.seed + 1_000_003 * self.rank)
         self.step_count = 0
         self.history: list = []
 
@@ -137,7 +141,7 @@ class GANTrainer:
         ``mask_l1``, ``d_real`` and ``d_fake`` (D's mean probability of "real" on the last
         D step's batches, before D's update), and the unweighted value of each extra term.
         """
-        cfg, G, D, scaler = self.cfg, self.G, self.D, self.scaler
+        cfg, G, D, scaler = self.cfg, self.G_run, self.D_run, self.scaler
         batches = [reals] if isinstance(reals, torch.Tensor) else list(reals)
         if len(batches) != cfg.d_steps:
             raise ValueError(f"step() needs {cfg.d_steps} real batches (d_steps), got {len(batches)}")
@@ -184,7 +188,7 @@ class GANTrainer:
         return {"G": self.G.state_dict(), "D": self.D.state_dict(), "opt_G": self.opt_G.state_dict(),
                 "opt_D": self.opt_D.state_dict(), "scaler": self.scaler.state_dict(), "z_gen": self.z_gen.get_state(),
                 "step": self.step_count, "history": {k: [h.get(k) for h in self.history] for k in cols},
-                "train_config": self.cfg.to_dict()}
+                "train_config": self.cfg.to_dict(), "z_gen_ranks": gather(self.z_gen.get_state())}
 
     def load_state_dict(self, state: dict) -> None:
         self.G.load_state_dict(state["G"])
@@ -198,7 +202,9 @@ class GANTrainer:
                 group["lr"] = self.cfg.lr
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
-        self.z_gen.set_state(state["z_gen"])
+        # each rank continues its own latent stream (exact when resumed on as many ranks)
+        streams = state.get("z_gen_ranks") or [state["z_gen"]]
+        self.z_gen.set_state(streams[self.rank] if self.rank < len(streams) else state["z_gen"])
         self.step_count = int(state["step"])
         cols = state.get("history") or {}
         n = len(next(iter(cols.values()))) if cols else 0
@@ -237,20 +243,25 @@ def trainer_from_checkpoint(path, **overrides) -> GANTrainer:
 class ShuffleStream(torch.utils.data.Sampler):
     """An endless stream of data indices: epoch e is a permutation seeded by (seed, e).
 
-    ``start`` skips that many indices, so a resumed run sees exactly the clips the
-    uninterrupted run would have seen next.
+    ``start`` skips that many positions, so a resumed run sees exactly the clips the
+    uninterrupted run would have seen next. With ``world`` ranks, rank r reads the positions
+    r, r + world, r + 2 world, ... of that one stream: its own share.
     """
 
-    def __init__(self, n: int, seed: int = 0, start: int = 0):
+    def __init__(self, n: int, seed: int = 0, start: int = 0, rank: int = 0, world: int = 1):
         if n < 1:
             raise ValueError("cannot sample from an empty data set")
-        self.n, self.seed, self.start = n, seed, start
+        self.n, self.seed, self.start, self.rank, self.world = n, seed, start, rank, world
 
     def __iter__(self) -> Iterator[int]:
         epoch, offset = divmod(self.start, self.n)
+        position = self.start
         while True:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
-            yield from torch.randperm(self.n, generator=g).tolist()[offset:]
+            for index in torch.randperm(self.n, generator=g).tolist()[offset:]:
+                if position % self.world == self.rank:
+                    yield index
+                position += 1
             epoch, offset = epoch + 1, 0
 
     def __len__(self):  # endless; DataLoader only asks for len when told to
@@ -276,20 +287,20 @@ def fit(trainer: GANTrainer, dataset: torch.utils.data.Dataset, iterations: int,
     position follows from the step count, so a resumed run continues the same stream.
     Every ``sample_every`` steps (and at the end) G draws ``fixed_z``; with ``out_dir``
     those samples are written as mp4, and ``out_dir/checkpoint.pt`` is refreshed every
-    ``checkpoint_every`` steps and at the end.
+    ``checkpoint_every`` steps and at the end. Under torchrun rank 0 alone writes and shows progress.
     """
     from .video import to_uint8, write_video_grid
 
     cfg = trainer.cfg
-    per_step = cfg.batch_size * cfg.d_steps
-    sampler = ShuffleStream(len(dataset), seed=cfg.seed, start=trainer.step_count * per_step)
+    per_step = cfg.batch_size * cfg.d_steps * trainer.world   # clips all ranks read in one iteration
+    sampler = ShuffleStream(len(dataset), cfg.seed, trainer.step_count * per_step, trainer.rank, trainer.world)
     loader = torch.utils.data.DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, drop_last=True,
                                          num_workers=num_workers, pin_memory=trainer.device.type == "cuda")
     out = Path(out_dir) if out_dir is not None else None
     samples: dict = {}
 
     def take_samples():
-        if fixed_z is not None:
+        if fixed_z is not None and trainer.rank == 0:
             samples[trainer.step_count] = frames = to_uint8(generate(trainer.G, fixed_z).video)
             if out is not None:
                 path = out / "samples" / f"step_{trainer.step_count:07d}.mp4"
@@ -298,14 +309,16 @@ def fit(trainer: GANTrainer, dataset: torch.utils.data.Dataset, iterations: int,
 
     def save():
         if out is not None:
-            save_checkpoint(out / "checkpoint.pt", trainer.state_dict(), trainer.G.cfg)
+            state = trainer.state_dict()  # on every rank: it gathers their latent streams
+            if trainer.rank == 0:
+                save_checkpoint(out / "checkpoint.pt", state, trainer.G.cfg)
 
     todo = max(0, iterations - trainer.step_count)
     # a labelled data set yields (clips, labels); the GAN only needs the clips
     batches = (b[0] if isinstance(b, (tuple, list)) else b for b in loader)
     t0 = time.perf_counter()
-    with tqdm(total=iterations, initial=trainer.step_count, desc="train", unit="it", disable=not progress,
-              dynamic_ncols=True) as bar:
+    with tqdm(total=iterations, initial=trainer.step_count, desc="train", unit="it",
+              disable=not progress or trainer.rank != 0, dynamic_ncols=True) as bar:
         for _ in range(todo):
             rec = trainer.step([next(batches) for _ in range(cfg.d_steps)])
             bar.update(1)
