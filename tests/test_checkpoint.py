@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _trainer(cfg, seed=0):
     G, D = build_models(cfg, seed=seed)
-    return GANTrainer(G, D, TrainConfig(batch_size=4, device="cpu", seed=seed))
+    return GANTrainer(G, D, TrainConfig(batch_size=4, device="cpu", precision="fp32", channels_last=False, seed=seed))
 
 
 def test_a_checkpoint_holds_everything_needed_to_resume(tmp_path, tiny_cfg):
@@ -160,7 +160,8 @@ def test_a_run_resumed_with_another_learning_rate_trains_at_the_new_rate(tmp_pat
     trainer.step(torch.rand(4, 3, 16, 16, 16))
     path = save_checkpoint(tmp_path / "ck.pt", trainer)
     G, D = build_models(tiny_cfg)
-    slower = resume(GANTrainer(G, D, TrainConfig(batch_size=4, device="cpu", lr=5e-5)), path)
+    slower = resume(GANTrainer(G, D, TrainConfig(batch_size=4, device="cpu", precision="fp32", channels_last=False,
+                                                 lr=5e-5)), path)
     assert [g["lr"] for opt in (slower.opt_G, slower.opt_D) for g in opt.param_groups] == [5e-5, 5e-5]
     # Adam's moments carry over: only the rate changed
     moments = [opt.state_dict()["state"][0]["exp_avg"] for opt in (slower.opt_G, trainer.opt_G)]
@@ -172,7 +173,8 @@ def test_a_run_can_start_from_a_weights_file_with_new_optimisers_at_step_0(tmp_p
     trained.step(torch.rand(4, 3, 16, 16, 16))
     path = save_weights(tmp_path / "w.pt", trained.G, trained.D)
     G, D = build_models(tiny_cfg)
-    fresh = init_from(GANTrainer(G, D, TrainConfig(batch_size=4, device="cpu")), path)
+    fresh = init_from(GANTrainer(G, D, TrainConfig(batch_size=4, device="cpu", precision="fp32",
+                                                    channels_last=False)), path)
     for a, b in ((fresh.G, trained.G), (fresh.D, trained.D)):
         assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
     assert fresh.step_count == 0 and not fresh.opt_G.state and not fresh.opt_D.state

@@ -59,9 +59,9 @@ def test_an_output_folder_that_cannot_be_made_is_one_line(capsys, tmp_path):
 
 
 def test_starting_from_weights_of_another_size_is_one_line(capsys, synthetic_dir, tmp_path):
+    weights = ROOT / "vgan_lib" / "weights" / "small-synthetic.pt"
     line = _error_line(capsys, ["train", "--data", str(synthetic_dir / "train.txt"), "--size", "16",
-                                "--batch-size", "4", "--init", str(ROOT / "vgan_lib" / "weights" / "small-synthetic.pt"),
-                                "--out", str(tmp_path / "r")])
+                                "--batch-size", "4", "--init", str(weights), "--out", str(tmp_path / "r")])
     assert line.startswith("vgan: error: ") and "small-synthetic.pt: checkpoint config does not match" in line
     assert "size 32 vs 16" in line
 

@@ -93,7 +93,7 @@ def _run(nb, path, tmp_path):
     from nbclient import NotebookClient
 
     params = {**SMALL[path.stem]}
-    node = papermill.parameterize.parameterize_notebook(nbformat.from_dict(nb), params)
+    node = papermill.parameterize.parameterize_notebook(nbformat.reads(json.dumps(nb), as_version=4), params)
     client = NotebookClient(node, timeout=900, kernel_name="python3", allow_errors=True,
                             resources={"metadata": {"path": str(path.parent)}})
     return client.execute()

@@ -40,7 +40,8 @@ def test_flicker_counts_the_foreground_change_only_where_the_mask_shows_it():
 
 def _trainer(cfg, **extra_weights):
     G, D = build_models(cfg, seed=0)
-    return GANTrainer(G, D, TrainConfig(batch_size=4, device="cpu", extras=extra_weights))
+    cfg = TrainConfig(batch_size=4, device="cpu", precision="fp32", channels_last=False, extras=extra_weights)
+    return GANTrainer(G, D, cfg)
 
 
 def test_an_extra_term_joins_the_generator_loss_only_when_named(tiny_cfg, monkeypatch):

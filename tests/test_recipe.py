@@ -25,6 +25,8 @@ list = "{list_file}"
 [train]
 batch_size = 4
 seed = 1
+precision = "fp32"
+channels_last = false
 """
     for steps, extra in phases:
         text += f"[[phase]]\nsteps = {steps}\n{extra}\n"
@@ -48,7 +50,7 @@ def test_a_recipe_stopped_and_resumed_ends_bit_for_bit_where_the_whole_run_does(
     run_recipe(write_recipe(tmp_path / "part.toml", lst, stop_at), tmp_path / "stopped", progress=False,
                log=lambda *_: None)
     run_recipe(whole, tmp_path / "stopped", resume_run=True, progress=False, log=lambda *_: None)
-    (a, sa), (b, sb) = _weights(tmp_path / "straight" / "checkpoint.pt"), _weights(tmp_path / "stopped" / "checkpoint.pt")
+    (a, sa), (b, sb) = (_weights(tmp_path / run / "checkpoint.pt") for run in ("straight", "stopped"))
     assert sa["step"] == sb["step"] == 6
     assert all(torch.equal(x, y) for x, y in zip(a, b))
     assert sa["history"] == sb["history"] and sa["opt_G"]["state"][0]["step"] == sb["opt_G"]["state"][0]["step"]

@@ -42,7 +42,8 @@ def _earlier_model(folder: Path, cfg) -> dict:
 def _continued_run(path: Path, cfg, weights: Path) -> GANTrainer:
     """Two steps of ``vgan train --init weights``, saved as a training checkpoint."""
     G, D = build_models(cfg, seed=1)
-    trainer = init_from(GANTrainer(G, D, TrainConfig(batch_size=4, device="cpu", extras={"flicker": 3.0})), weights)
+    tcfg = TrainConfig(batch_size=4, device="cpu", precision="fp32", channels_last=False, extras={"flicker": 3.0})
+    trainer = init_from(GANTrainer(G, D, tcfg), weights)
     gen = torch.Generator().manual_seed(0)
     for _ in range(2):
         trainer.step(torch.rand(4, 3, *cfg.video_shape[1:], generator=gen) * 2 - 1)

@@ -42,6 +42,8 @@ def test_mask_penalty_is_the_mean_absolute_mask_and_zero_without_a_mask():
 
 def _trainer(cfg, **kw):
     G, D = build_models(cfg, seed=0)
+    # fp32 and the plain layout unless a test asks otherwise: their numbers repeat on every CPU
+    kw = {"precision": "fp32", "channels_last": False, **kw}
     return GANTrainer(G, D, TrainConfig(batch_size=4, device="cpu", **kw))
 
 
@@ -153,3 +155,15 @@ def test_shuffle_stream_visits_every_clip_once_per_epoch_and_resumes_mid_stream(
     assert first[:10] != first[10:20]
     resumed = iter(ShuffleStream(10, seed=3, start=13))
     assert [next(resumed) for _ in range(12)] == first[13:25]
+
+
+def test_auto_precision_takes_bf16_only_where_it_is_fast(monkeypatch):
+    from vgan_lib import device
+
+    cpu = torch.device("cpu")
+    assert device.pick_precision("fp32", cpu) == "fp32" and device.pick_precision("bf16", cpu) == "bf16"
+    monkeypatch.setattr(device, "native_bf16", lambda: True)
+    assert device.pick_precision("auto", cpu) == "bf16"
+    monkeypatch.setattr(device, "native_bf16", lambda: False)   # emulated bf16 is 22-28x slower
+    assert device.pick_precision("auto", cpu) == "fp32"
+    assert TrainConfig().precision == "auto" and TrainConfig().channels_last   # the fast path by default

@@ -68,6 +68,7 @@ def show_source(obj):
     """The library's own code of ``obj`` (a function, class or method) with the file it lives in, for a notebook."""
     from IPython.display import Markdown
 
+    obj = inspect.unwrap(obj)  # a decorated function's own code, not the decorator's
     where = Path(inspect.getsourcefile(obj)).resolve().relative_to(Path(__file__).resolve().parent.parent)
     return Markdown(f"`{where.as_posix()}`, `{obj.__qualname__}`:\n\n```python\n{inspect.getsource(obj)}```")
 

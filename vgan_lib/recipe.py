@@ -154,8 +154,8 @@ def run_recipe(recipe: Recipe, out, *, resume_run: bool = False, workers: int = 
     elif recipe.init:
         init_from(trainer, recipe.init)
         log(f"started from the weights of {recipe.init}")
-    log(f"model {cfg}; device {trainer.device}; {len(data)} clips; {ends[-1]} steps in {len(ends)} phase(s); "
-        f"{world} process(es), batch {first.batch_size} each, {first.batch_size * world} in all")
+    log(f"model {cfg}; device {trainer.device}, {trainer.precision}; {len(data)} clips; {ends[-1]} steps in "
+        f"{len(ends)} phase(s); {world} process(es), batch {first.batch_size} each, {first.batch_size * world} in all")
     fixed_z = torch.randn(16, cfg.z_dim, generator=torch.Generator().manual_seed(first.seed + 1))
     for i, (phase, end) in enumerate(zip(phases, ends)):
         start = end - phase.steps
