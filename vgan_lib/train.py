@@ -113,7 +113,6 @@ class GANTrainer:
         self.device = pick_device(cfg.device)
         self.precision = pick_precision(cfg.precision, self.device)
         autocast(self.device, self.precision)  # fails early on an impossible combination
-        self.memory_format = torch.channels_last_3d if cfg.channels_last else torch.contiguous_format
         self.G, self.D = G.to(self.device), D.to(self.device)
         # only the 3-D convolutions have 5-D weights; the background's 2-D ones keep their layout
         for p in [*G.parameters(), *D.parameters()] if cfg.channels_last else []:
@@ -151,7 +150,9 @@ class GANTrainer:
         D.train()
         for i, real in enumerate(batches):
             last = i == len(batches) - 1
-            real = real.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+            real = real.to(self.device, non_blocking=True)
+            if cfg.channels_last and real.dim() == 5:  # videos; a toy GAN's (B, 1) samples have no layout
+                real = real.contiguous(memory_format=torch.channels_last_3d)
             z = self.sample_z(real.shape[0])
             # only the last fakes train G, so only they keep G's graph
             with autocast(self.device, self.precision), torch.set_grad_enabled(last):
