@@ -12,7 +12,9 @@ all of them meet the same machine load; the table gives the median over the roun
 to the naive step, and the achieved GFLOP/s as a share of this CPU's measured convolution
 ceiling (Conv3d forward + backward, channels_last_3d, at the network's own layer sizes).
 FLOPs are counted by torch's FlopCounterMode on a real step. ``--compile`` adds torch.compile;
-``--ddp`` times one process with all threads against two gloo processes with half each.
+``--ddp`` times one process with all threads against two gloo processes with half each;
+``--allocators`` times the default step in child processes with glibc's allocator and with
+jemalloc preloaded (as ``vgan train`` does where it is installed), alternating.
 """
 
 from __future__ import annotations
@@ -141,6 +143,30 @@ def ddp_rows(preset: str, batch: int, seconds: float) -> None:
             print(f"  {world} process(es): {float(out.read_text()):.2f} videos/s")
 
 
+def allocator_rows(preset: str, batch: int, seconds: float, rounds: int) -> None:
+    import ctypes.util
+    import subprocess
+    import sys
+
+    lib = ctypes.util.find_library("jemalloc")
+    if not lib:
+        print("\nallocators: jemalloc is not installed (Debian: apt-get install libjemalloc2)")
+        return
+    code = (f"import sys; sys.argv = ['x']; from benchmarks.train_step import make_step, videos_per_second; "
+            f"s, r = make_step({preset!r}, 'default', {batch}, 'cpu', False); s(r); s(r); "
+            f"print(videos_per_second(s, r, {seconds}, 'cpu'))")
+    found = {"glibc": [], lib: []}
+    for _ in range(rounds):
+        for name in found:
+            env = {**os.environ, **({"LD_PRELOAD": lib} if name == lib else {})}
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+            found[name].append(float(out.stdout.split()[-1]))
+    glibc = statistics.median(found["glibc"])
+    print(f"\nallocators, {preset} default step, batch {batch}, {rounds} rounds (child processes):")
+    for name, vps in found.items():
+        print(f"  {name:<18} {statistics.median(vps):8.2f} videos/s  x{statistics.median(vps) / glibc:.2f}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--presets", nargs="+", default=["small", "paper"])
@@ -151,6 +177,7 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--compile", action="store_true", help="also time the default step under torch.compile")
     ap.add_argument("--ddp", action="store_true", help="also time 1 against 2 gloo processes on the CPU")
+    ap.add_argument("--allocators", action="store_true", help="also time glibc's allocator against jemalloc")
     ap.add_argument("--data", default="data/synthetic/train.txt", help="golf list file for the loader rows")
     args = ap.parse_args(argv)
 
@@ -183,6 +210,8 @@ def main(argv=None) -> int:
                   f"{vps * gflop / ceiling:>10.0%}", flush=True)
         if args.ddp:
             ddp_rows(preset, batch, args.seconds)
+        if args.allocators:
+            allocator_rows(preset, batch, args.seconds, args.rounds)
 
     list_file = Path(args.data)
     if list_file.is_file():

@@ -5,17 +5,18 @@ after it. In the students' copy each solution is a stub that raises, and each te
 fail with its own message ("Exercise N.M: ..."), not with an error somewhere else.
 """
 
+import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
+from test_notebooks import SMALL
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-from make_student import course_notebooks, student_copy  # noqa: E402
-
-from test_notebooks import SMALL  # noqa: E402
+_spec = importlib.util.spec_from_file_location("make_student", ROOT / "tools" / "make_student.py")
+make_student = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make_student)
+course_notebooks, student_copy = make_student.course_notebooks, make_student.student_copy
 
 NOTEBOOKS = course_notebooks()
 NUMBERED = [p for p in NOTEBOOKS if p.name[0].isdigit()]

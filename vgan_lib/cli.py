@@ -140,7 +140,7 @@ def _recipe_from_options(args):
 def _cmd_train(args) -> int:
     import torch
 
-    from .distributed import start_from_env
+    from .distributed import rank_and_world, start_from_env
     from .files import ensure_writable_dir
     from .recipe import load_recipe, run_recipe
 
@@ -156,6 +156,8 @@ def _cmd_train(args) -> int:
         recipe = _recipe_from_options(args)
     out = ensure_writable_dir(args.out, UsageError)
     device = start_from_env()  # under torchrun: join the group, one device per rank
+    if rank_and_world()[0] == 0:
+        print(f"memory allocator: {os.environ.get('VGAN_ALLOCATOR', 'glibc')}")
     trainer = run_recipe(recipe, out, resume_run=args.resume, workers=args.workers, sample_every=args.sample_every,
                          checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
                          device=None if device == "auto" else device)
@@ -332,8 +334,23 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
+def _with_faster_allocator() -> None:
+    """Run ``vgan train`` again with jemalloc (or tcmalloc) preloaded, where installed: glibc's
+    allocator unmaps and maps a step's large activations every time. ``VGAN_ALLOCATOR=glibc`` keeps it."""
+    import ctypes.util
+
+    lib = ctypes.util.find_library("jemalloc") or ctypes.util.find_library("tcmalloc")
+    if lib and sys.argv[1:2] == ["train"] and "VGAN_ALLOCATOR" not in os.environ:
+        preload = " ".join(filter(None, [os.environ.get("LD_PRELOAD"), lib]))
+        env = {**os.environ, "VGAN_ALLOCATOR": lib, "LD_PRELOAD": preload}
+        os.execve(sys.executable, [sys.executable, "-m", "vgan_lib", *sys.argv[1:]], env)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     from .errors import VganError, one_line
+
+    if argv is None:  # the program itself, not a call from Python
+        _with_faster_allocator()
 
     parser = build_parser()
     try:
