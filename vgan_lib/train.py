@@ -112,6 +112,7 @@ class GANTrainer:
         self.cfg = cfg
         self.device = pick_device(cfg.device)
         self.precision = pick_precision(cfg.precision, self.device)
+        torch.backends.cudnn.benchmark |= self.device.type == "cuda"  # the shapes repeat: pick the fastest kernels
         autocast(self.device, self.precision)  # fails early on an impossible combination
         self.G, self.D = G.to(self.device), D.to(self.device)
         # only the 3-D convolutions have 5-D weights; the background's 2-D ones keep their layout
