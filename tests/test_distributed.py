@@ -62,8 +62,8 @@ def test_two_ranks_share_the_work_stay_identical_write_once_and_resume_exactly(t
     assert not same(alone["G"], r0["G"])
     assert sorted(p.name for p in out.glob("*.pt")) == ["checkpoint.pt", "rank0.pt", "rank1.pt"]
     state = load_checkpoint(out / "checkpoint.pt")
-    assert state["step"] == 4 and len(state["z_gen_ranks"]) == 2
-    assert not torch.equal(*state["z_gen_ranks"])   # each rank its own latents
+    assert state["step"] == 4 and len(state["z_gen"]) == 2
+    assert not torch.equal(*state["z_gen"])   # each rank its own latents
 
     half, _ = run(tmp_path, "half", 2, lst, 2)
     _, (s0, s1) = run(tmp_path, "resumed", 2, lst, 4, resume_from=str(half / "checkpoint.pt"))

@@ -45,12 +45,12 @@ def _add_model_options(parser) -> None:
     add_options(g, VideoGANConfig, defaults={f.name: None for f in fields(VideoGANConfig)})
 
 
-def _model_config(args: argparse.Namespace):
-    """The ``VideoGANConfig`` that ``add_model_options``'s parsed values ask for."""
+def _model_config(args: argparse.Namespace, spec: bool = False):
+    """The ``VideoGANConfig`` the model options ask for; with ``spec``, the preset and overrides as a dict."""
     from .model import VideoGANConfig, get_config
 
-    return checked(get_config, args.preset, **{k: v for k, v in values_from(args, VideoGANConfig).items()
-                                                if v is not None})
+    model = {"preset": args.preset, **{k: v for k, v in values_from(args, VideoGANConfig).items() if v is not None}}
+    return model if spec else checked(get_config, **model)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,7 +120,6 @@ def _recipe_from_options(args):
     """The one-phase recipe that ``vgan train``'s options describe."""
     from . import extras
     from .data import GolfClips
-    from .model import VideoGANConfig
     from .recipe import Phase, Recipe
     from .train import TrainConfig
 
@@ -133,8 +132,8 @@ def _recipe_from_options(args):
         clips = len(GolfClips(args.data, args.root, frames=cfg.frames, size=cfg.size))
         per_step = tcfg.batch_size * tcfg.d_steps * int(os.environ.get("WORLD_SIZE", "1"))  # torchrun's ranks
         iterations = max(1, math.ceil((args.epochs or 1.0) * clips / per_step))
-    model = {"preset": args.preset, **{k: v for k, v in values_from(args, VideoGANConfig).items() if v is not None}}
-    return Recipe(model, {"list": args.data, "root": args.root}, [Phase(iterations, tcfg)], init=args.init)
+    return Recipe(_model_config(args, spec=True), {"list": args.data, "root": args.root}, [Phase(iterations, tcfg)],
+                  init=args.init)
 
 
 def _cmd_train(args) -> int:
@@ -159,8 +158,7 @@ def _cmd_train(args) -> int:
     if rank_and_world()[0] == 0:
         print(f"memory allocator: {os.environ.get('VGAN_ALLOCATOR', 'glibc')}")
     trainer = run_recipe(recipe, out, resume_run=args.resume, workers=args.workers, sample_every=args.sample_every,
-                         checkpoint_every=args.checkpoint_every, progress=not args.no_progress,
-                         device=None if device == "auto" else device)
+                         checkpoint_every=args.checkpoint_every, progress=not args.no_progress, device=device)
     if trainer.world > 1:
         torch.distributed.destroy_process_group()
     if trainer.rank:

@@ -24,11 +24,11 @@ def rank_and_world() -> tuple:
     return (dist.get_rank(), dist.get_world_size()) if dist.is_available() and dist.is_initialized() else (0, 1)
 
 
-def start_from_env() -> str:
+def start_from_env():
     """Join the process group torchrun describes in the environment (nccl on GPUs, gloo on CPUs);
-    return the device this rank should train on. Outside torchrun: nothing, ``"auto"``."""
+    return the device this rank should train on. Outside torchrun: nothing, None."""
     if int(os.environ.get("WORLD_SIZE", "1")) < 2:
-        return "auto"
+        return None
     gpu = torch.cuda.is_available()
     if not dist.is_initialized():
         dist.init_process_group("nccl" if gpu else "gloo")
@@ -48,7 +48,7 @@ def wrap(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
 
 def gather(state: torch.Tensor) -> list:
     """Every rank's copy of a CPU tensor (e.g. its latent generator's state), in rank order."""
-    rank, world = rank_and_world()
+    world = rank_and_world()[1]
     if world == 1:
         return [state]
     out = [torch.empty_like(state) for _ in range(world)]

@@ -188,31 +188,31 @@ class GANTrainer:
 
     # -------------------------------------------------------------- state for checkpoints
     def state_dict(self) -> dict:
+        """Everything a resume needs; the history as columns, and every rank's latent stream (``z_gen``)."""
         cols = self.history[0].keys() if self.history else ()
-        return {"G": self.G.state_dict(), "D": self.D.state_dict(), "opt_G": self.opt_G.state_dict(),
-                "opt_D": self.opt_D.state_dict(), "scaler": self.scaler.state_dict(), "z_gen": self.z_gen.get_state(),
+        return {**{part: getattr(self, part).state_dict() for part in _PARTS}, "z_gen": gather(self.z_gen.get_state()),
                 "step": self.step_count, "history": {k: [h.get(k) for h in self.history] for k in cols},
-                "train_config": self.cfg.to_dict(), "z_gen_ranks": gather(self.z_gen.get_state())}
+                "train_config": self.cfg.to_dict()}
 
     def load_state_dict(self, state: dict) -> None:
-        self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
-        self.opt_G.load_state_dict(state["opt_G"])
-        self.opt_D.load_state_dict(state["opt_D"])
+        for part in _PARTS:
+            if state.get(part) or part != "scaler":   # a scaler that was off (fp32, bf16) saved {}
+                getattr(self, part).load_state_dict(state[part])
         # Adam's saved state carries the old learning rate; the config this trainer was
         # built with wins, so a run resumed with another lr trains at that rate.
         for opt in (self.opt_G, self.opt_D):
             for group in opt.param_groups:
                 group["lr"] = self.cfg.lr
-        if state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
         # each rank continues its own latent stream (exact when resumed on as many ranks)
-        streams = state.get("z_gen_ranks") or [state["z_gen"]]
-        self.z_gen.set_state(streams[self.rank] if self.rank < len(streams) else state["z_gen"])
+        streams = state["z_gen"] if isinstance(state["z_gen"], list) else [state["z_gen"]]
+        self.z_gen.set_state(streams[self.rank % len(streams)])
         self.step_count = int(state["step"])
         cols = state.get("history") or {}
         n = len(next(iter(cols.values()))) if cols else 0
         self.history = [{k: cols[k][i] for k in cols if cols[k][i] is not None} for i in range(n)]
+
+
+_PARTS = ("G", "D", "opt_G", "opt_D", "scaler")   # what a trainer saves with state_dict()
 
 
 def resume(trainer: GANTrainer, path) -> GANTrainer:
