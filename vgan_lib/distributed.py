@@ -48,9 +48,7 @@ def wrap(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
 
 def gather(state: torch.Tensor) -> list:
     """Every rank's copy of a CPU tensor (e.g. its latent generator's state), in rank order."""
-    world = rank_and_world()[1]
-    if world == 1:
-        return [state]
-    out = [torch.empty_like(state) for _ in range(world)]
-    dist.all_gather(out, state) if dist.get_backend() == "gloo" else dist.all_gather_object(out, state)
+    out = [state] * rank_and_world()[1]
+    if len(out) > 1:
+        dist.all_gather_object(out, state)
     return out

@@ -55,12 +55,10 @@ def parse(items) -> dict:
     """``["flicker=300", "blend=50"]`` -> ``{"flicker": 300.0, "blend": 50.0}``, checked."""
     weights = {}
     for item in items or ():
-        name, eq, value = item.partition("=")
+        name, _, value = item.partition("=")
         try:
             weights[name.strip()] = float(value)
-        except ValueError:
+        except ValueError:  # no "=", or no number after it
             raise ValueError(f"--extra {item!r}: write NAME=WEIGHT, e.g. flicker=300") from None
-        if not eq:
-            raise ValueError(f"--extra {item!r}: write NAME=WEIGHT, e.g. flicker=300")
     check(weights)
     return weights
