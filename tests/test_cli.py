@@ -127,3 +127,17 @@ def test_make_data_train_resume_and_sample_end_to_end(tmp_path):
     assert r.returncode == 0, r.stderr
     for view in ("video", "foreground", "background", "mask"):
         assert (tmp_path / "s" / f"{view}.gif").stat().st_size > 0
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--device", "cuda"], "device 'cuda' asked for, but this torch sees no CUDA GPU"),
+    (["--precision", "fp16"], "precision 'fp16' needs a GPU; on the CPU use 'bf16'"),
+])
+def test_a_device_or_precision_this_machine_lacks_is_one_line_before_any_work(capsys, synthetic_dir, tmp_path,
+                                                                               option, message):
+    if __import__("torch").cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    line = _error_line(capsys, ["train", "--data", str(synthetic_dir / "train.txt"), *option, "--out",
+                                str(tmp_path / "r")])
+    assert line == f"vgan: error: {message}"
+    assert not (tmp_path / "r" / "checkpoint.pt").exists()

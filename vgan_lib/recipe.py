@@ -26,7 +26,8 @@ from .checkpoint import load_checkpoint
 from .distributed import rank_and_world
 from .errors import UsageError
 from .model import build_models, get_config
-from .options import problem
+from .device import autocast, pick_device
+from .options import checked, problem
 from .synthetic import SyntheticSpec
 from .train import GANTrainer, TrainConfig, fit, init_from, resume
 
@@ -137,6 +138,8 @@ def run_recipe(recipe: Recipe, out, *, resume_run: bool = False, workers: int = 
     ckpt = out / "checkpoint.pt"
     if ckpt.exists() and not resume_run:
         raise UsageError(f"{ckpt} exists: pass --resume to continue it, or choose another --out")
+    for phase in phases:  # a device or precision this machine lacks: one line, before any work
+        checked(autocast, checked(pick_device, phase.config.device), phase.config.precision)
     if recipe.threads:
         torch.set_num_threads(recipe.threads)
     data = _dataset(recipe, progress)
