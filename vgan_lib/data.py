@@ -4,7 +4,6 @@ variant), relative to a data root. A strip is one clip, its square frames stacke
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -12,14 +11,12 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
 from .errors import DataError
-from .files import list_lines
+from .files import PathLike, list_lines
 
 __all__ = ["read_list_file", "load_strip", "GolfClips"]
 
-PathLike = Union[str, Path]
 
-
-def read_list_file(list_file: PathLike, labelled: bool = False) -> List[Tuple[str, Optional[int]]]:
+def read_list_file(list_file: PathLike, labelled: bool = False) -> list[tuple[str, int | None]]:
     """(relative path, label or None) for every non-blank line of a list file."""
     list_file, entries = Path(list_file), []
     for lineno, tokens in list_lines(list_file, "list file"):
@@ -34,25 +31,19 @@ def read_list_file(list_file: PathLike, labelled: bool = False) -> List[Tuple[st
     return entries
 
 
-def _open_rgb(path: Path) -> np.ndarray:
-    # a JPEG (or any PIL image) as uint8 (H, W, 3); grey images become RGB
-    try:
+def load_strip(path: PathLike, frames: int = 32, size: int = 64) -> torch.Tensor:
+    """One clip from a vertical strip: (3, frames, size, size) float32 in [-1, 1], as the original loads it:
+    frames 1..T from the top (the last one repeated when short), resized bilinearly, no crop, flip or jitter."""
+    path = Path(path)
+    try:  # a JPEG (or any PIL image) as uint8 (H, W, 3); grey images become RGB
         with Image.open(path) as img:
-            img.load()
-            return np.array(img.convert("RGB"))
+            pixels = np.array(img.convert("RGB"))
     except FileNotFoundError:
         raise DataError(f"{path}: listed clip is missing") from None
     except UnidentifiedImageError:
         raise DataError(f"{path}: not an image") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise DataError(f"{path}: truncated or unreadable image ({e})") from None
-
-
-def load_strip(path: PathLike, frames: int = 32, size: int = 64) -> torch.Tensor:
-    """One clip from a vertical strip: (3, frames, size, size) float32 in [-1, 1], as the original loads it:
-    frames 1..T from the top (the last one repeated when short), resized bilinearly, no crop, flip or jitter."""
-    path = Path(path)
-    pixels = _open_rgb(path)
     h, w = pixels.shape[:2]
     if w == 0 or h % w:
         raise DataError(f"{path}: strip height {h} is not a multiple of its width {w}")
@@ -71,7 +62,7 @@ class GolfClips(torch.utils.data.Dataset):
     paths are relative to ``root`` (default: the list file's folder)."""
     # every listed file must exist now, not hours into training inside a DataLoader worker
 
-    def __init__(self, list_file: PathLike, root: Optional[PathLike] = None, frames: int = 32, size: int = 64,
+    def __init__(self, list_file: PathLike, root: PathLike | None = None, frames: int = 32, size: int = 64,
                  labelled: bool = False):
         self.list_file = Path(list_file)
         self.root = Path(root) if root is not None else self.list_file.parent

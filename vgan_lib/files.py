@@ -62,17 +62,15 @@ def list_lines(path, what: str = "file") -> list:
 
 def write_text_atomic(path: PathLike, text: str, newline: str = None) -> Path:
     """Write ``text`` atomically; ``newline=""`` keeps "\\r\\n" exactly as given."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", encoding="utf-8", newline=newline) as f:
-            f.write(text)
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline=newline) as f:
+        f.write(text)
     return Path(path)
 
 
 def dataset_is_current(folder: PathLike, manifest_name: str, wanted: dict, *required: str) -> bool:
     """True when ``folder/manifest_name`` records exactly ``wanted`` and the ``required``
     files exist: the data set on disk is the one asked for."""
-    folder = Path(folder)
-    manifest = folder / manifest_name
+    folder, manifest = Path(folder), Path(folder) / manifest_name
     if not manifest.is_file() or not all((folder / r).exists() for r in required):
         return False
     try:

@@ -1,9 +1,8 @@
 """Walking through the latent space: interpolation paths, distances along them, principal directions.
 
-Latents are ``(..., d)`` tensors; ``alpha`` is a number or a tensor that broadcasts against the batch
-dimensions. Almost all of N(0, I)'s mass lies in a thin shell of radius about sqrt(d): ``slerp`` stays in
-it, while ``lerp``'s midpoint of two independent latents is only about 0.71 times as long.
-"""
+Latents are ``(..., d)`` tensors; ``alpha`` is a number or a tensor that broadcasts against the batch dimensions. Almost
+all of N(0, I)'s mass lies in a thin shell of radius about sqrt(d): ``slerp`` stays in it, while ``lerp``'s midpoint of
+two independent latents is only about 0.71 times as long."""
 
 from __future__ import annotations
 
@@ -79,8 +78,7 @@ def interpolation_path(z0: torch.Tensor, z1: torch.Tensor, steps: int, method: s
     z0, z1 = z0.reshape(-1), z1.reshape(-1)
     if z0.shape != z1.shape:
         raise ValueError(f"z0 and z1 must have the same length, got {z0.numel()} and {z1.numel()}")
-    alphas = torch.linspace(0, 1, steps, dtype=z0.dtype, device=z0.device)
-    return interpolate(z0, z1, alphas, method)
+    return interpolate(z0, z1, torch.linspace(0, 1, steps, dtype=z0.dtype, device=z0.device), method)
 
 
 def sample_latents(n: int, z_dim: int, seed: int) -> torch.Tensor:
@@ -116,8 +114,13 @@ class PrincipalDirections(NamedTuple):
     explained: torch.Tensor
 
 
-def _first_layer_map(G: nn.Module) -> torch.Tensor:
-    # the linear map from z to G's first (pre-ReLU) activations, BatchNorm included: (m, d)
+def principal_directions(G: nn.Module, k: int = 3) -> PrincipalDirections:
+    """The k latent directions that move G's first layer the most (PCA of its response).
+
+    G's first layer (BatchNorm in eval mode, both streams stacked) is affine, ``A z + c``; for z ~ N(0, I) its
+    covariance is ``A A^T``: the directions are A's right singular vectors, the variances its squared singular values.
+    Each vector's largest component is positive."""
+    # A: the linear map from z to G's first (pre-ReLU) activations, BatchNorm included: (m, d)
     rows = []
     for name in ("foreground", "background"):
         trunk = getattr(G, name, None)
@@ -133,17 +136,7 @@ def _first_layer_map(G: nn.Module) -> torch.Tensor:
         rows.append(a.reshape(d, -1).T)
     if not rows:
         raise TypeError(f"{type(G).__name__} has no 'foreground'/'background' first layer to analyse")
-    return torch.cat(rows)
-
-
-def principal_directions(G: nn.Module, k: int = 3) -> PrincipalDirections:
-    """The k latent directions that move G's first layer the most (PCA of its response).
-
-    G's first layer (BatchNorm in eval mode, both streams stacked) is affine, ``A z + c``; for z ~ N(0, I)
-    its covariance is ``A A^T``: the directions are A's right singular vectors, the variances its squared
-    singular values. Each vector's largest component is positive.
-    """
-    A = _first_layer_map(G)
+    A = torch.cat(rows)
     d = A.shape[1]
     if not isinstance(k, int) or not 1 <= k <= d:
         raise ValueError(f"k must be an integer between 1 and {d}, got {k!r}")

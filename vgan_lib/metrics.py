@@ -1,15 +1,13 @@
 """Numbers anyone can recompute to judge generated videos against real clips: plain pixel statistics.
 
-Pixels are taken in [0, 1]; the real clips of the synthetic set score about: motion energy a few 0.01,
-still share 3 %, smoothness 1.6, motion overlap 0.13, colour distance to other real clips 0.20 (256 clips).
-Moving share tells an object that moves from a faint shimmer; still share, a batch of half frozen, half busy
-videos (the means cannot); smoothness < 1 is flicker, the temporal checkerboard of stride-2 transposed
-convolutions; motion overlap near 1, a collapse of the motion alone.
-"""
+Pixels are taken in [0, 1]; the real clips of the synthetic set score about: motion energy a few 0.01, still share 3 %,
+smoothness 1.6, motion overlap 0.13, colour distance to other real clips 0.20 (256 clips). Moving share tells an object
+that moves from a faint shimmer; still share, a batch of half frozen, half busy videos (the means cannot);
+smoothness < 1 is flicker, the temporal checkerboard of stride-2 transposed convolutions; motion overlap near 1, a
+collapse of the motion alone."""
 
 from __future__ import annotations
 
-from typing import Optional
 
 import torch
 
@@ -123,7 +121,7 @@ def colour_distance(videos: torch.Tensor, other: torch.Tensor, levels: int = COL
     return 0.5 * (colour_histogram(videos, levels) - colour_histogram(other, levels)).abs().sum().item()
 
 
-def video_statistics(videos: torch.Tensor, mask: Optional[torch.Tensor] = None) -> dict:
+def video_statistics(videos: torch.Tensor, mask: torch.Tensor | None = None) -> dict:
     """All the figures above for one batch of videos (and its masks, if any)."""
     stats = {"motion_energy": motion_energy(videos), "moving_share": moving_share(videos),
              "still_share": still_share(videos), "smoothness": smoothness(videos), **diversity(videos),
@@ -134,7 +132,7 @@ def video_statistics(videos: torch.Tensor, mask: Optional[torch.Tensor] = None) 
 
 
 def compare_with_real(G, real: torch.Tensor, n: int = 256, seed: int = 0, untrained=None,
-                      other_real: Optional[torch.Tensor] = None) -> dict:
+                      other_real: torch.Tensor | None = None) -> dict:
     """Statistics of ``n`` generated videos, of the real clips (N, 3, T, H, W), and of an untrained generator as
     the floor; plus generated/real ratios. The real clips' own colour distance is to ``other_real`` (none of
     them in ``real``), else one half of ``real`` against the other: the floor no generator can go below."""

@@ -1,15 +1,13 @@
 """A synthetic stand-in for the golf data, written as golf strips with a list file (read by ``GolfClips``).
 
-Each clip is a still camera's view of a static scene (sky, horizon, striped ground, blocks) with shaded objects
-sliding, bouncing or circling over it: a background that stays, a foreground that moves, a mask between them.
-"""
+Each clip is a still camera's view of a static scene (sky, horizon, striped ground, blocks) with shaded objects sliding,
+bouncing or circling over it: a background that stays, a foreground that moves, a mask between them."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional, Union
 
 import numpy as np
 from PIL import Image
@@ -32,7 +30,7 @@ class SyntheticSpec:
     size: int = option(64, "frame side in pixels", at_least=8)
     seed: int = option(0, "data seed", at_least=0)
     max_objects: int = option(2, "moving objects per clip, at most", at_least=1)
-    min_frames: Optional[int] = option(None, "if set, clip lengths vary from this to frames", at_least=1, kind=int)
+    min_frames: int | None = option(None, "if set, clip lengths vary from this to frames", at_least=1, kind=int)
     quality: int = option(92, "JPEG quality", at_least=1, below=101)
 
     def __post_init__(self):
@@ -127,8 +125,7 @@ def render_clip(index: int, frames: int = 32, size: int = 64, seed: int = 0, max
         colour[rng.integers(3)] = rng.uniform(0.85, 1.0)  # keep objects vivid against the scene
         colour = colour.astype(np.float32)
         square = rng.random() < 0.35
-        path = _trajectory(rng, frames, radius, horizon)
-        for t, (cx, cy) in enumerate(path):
+        for t, (cx, cy) in enumerate(_trajectory(rng, frames, radius, horizon)):
             # draw only inside the object's bounding box
             x0, x1 = max(int((cx - radius) * size) - 1, 0), min(int((cx + radius) * size) + 2, size)
             y0, y1 = max(int((cy - radius) * size) - 1, 0), min(int((cy + radius) * size) + 2, size)
@@ -157,7 +154,7 @@ def _write_clip(out: str, spec: SyntheticSpec, i: int) -> str:
     return rel
 
 
-def make_synthetic(out_dir: Union[str, Path], spec: SyntheticSpec = SyntheticSpec(), workers: Optional[int] = None,
+def make_synthetic(out_dir: str | Path, spec: SyntheticSpec = SyntheticSpec(), workers: int | None = None,
                    progress: bool = True, overwrite: bool = False) -> Path:
     """Write ``spec.count`` clips and ``train.txt`` under ``out_dir``; return the list file. A folder that already
     holds the same spec (``synthetic.json``) is left as it is, so notebooks can call this on every run."""

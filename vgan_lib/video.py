@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from functools import cache
 from pathlib import Path
 from typing import Mapping, Optional, Sequence, Union
 
@@ -10,9 +11,6 @@ import numpy as np
 import torch
 
 __all__ = ["to_uint8", "upscale", "tile_videos", "ensure_ffmpeg", "write_video", "write_video_grid", "show_videos"]
-
-_ffmpeg_ready = False
-
 
 def to_uint8(video: Union[torch.Tensor, np.ndarray]) -> np.ndarray:
     """Videos (B, 3, T, H, W) in [-1, 1], or masks (B, 1, T, H, W) in [0, 1] (as grey), to uint8 frames
@@ -46,10 +44,10 @@ def tile_videos(videos: np.ndarray, columns: Optional[int] = None, pad: int = 1)
     return grid
 
 
+@cache
 def ensure_ffmpeg() -> str:
-    """Point mediapy at an ffmpeg program: the one on PATH, else imageio-ffmpeg's bundled binary (a fresh
+    """Point mediapy at an ffmpeg program, once: the one on PATH, else imageio-ffmpeg's bundled binary (a fresh
     machine often has none on its PATH)."""
-    global _ffmpeg_ready
     import mediapy
 
     path = shutil.which("ffmpeg")
@@ -59,9 +57,7 @@ def ensure_ffmpeg() -> str:
         except ImportError:
             raise RuntimeError("no ffmpeg found: install the imageio-ffmpeg package or a system ffmpeg") from None
         path = imageio_ffmpeg.get_ffmpeg_exe()
-    if not _ffmpeg_ready:
-        mediapy.set_ffmpeg(path)
-        _ffmpeg_ready = True
+    mediapy.set_ffmpeg(path)
     return path
 
 
@@ -79,8 +75,7 @@ def write_video(path: Union[str, Path], frames: np.ndarray, fps: float = 8, scal
     path = Path(path)
     codec = "gif" if path.suffix.lower() == ".gif" else "h264"
     frames = upscale(np.asarray(frames), scale)
-    frames = _even(frames) if codec == "h264" else frames
-    mediapy.write_video(path, frames, fps=fps, codec=codec)
+    mediapy.write_video(path, _even(frames) if codec == "h264" else frames, fps=fps, codec=codec)
     return path
 
 

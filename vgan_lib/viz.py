@@ -48,9 +48,8 @@ def frame_strip(frames: np.ndarray, every: int = 2, ax=None, title: Optional[str
 def stream_panel(streams, index: int = 0, every: int = 2, frames: Optional[int] = None, title: Optional[str] = None):
     """Clip ``index`` of ``model.Streams`` as rows of frame strips: composite, foreground f, mask m, background b.
 
-    video/foreground (B, 3, T, H, W), mask (B, 1, T, H, W) in [0, 1], background (B, 3, H, W), repeated over
-    time as the composite uses it (one row for a one-stream generator). ``frames`` keeps the first frames.
-    """
+    video/foreground (B, 3, T, H, W), mask (B, 1, T, H, W) in [0, 1], background (B, 3, H, W), repeated over time as the
+    composite uses it (one row for a one-stream generator). ``frames`` keeps the first frames."""
     import matplotlib.pyplot as plt
 
     video = streams.video[index]
@@ -59,8 +58,7 @@ def stream_panel(streams, index: int = 0, every: int = 2, frames: Optional[int] 
     if streams.mask is not None:
         rows += [("foreground f", streams.foreground[index]), ("mask m", streams.mask[index]),
                  ("background b", streams.background[index].unsqueeze(1).expand(-1, video.shape[1], -1, -1))]
-    n_shown = len(range(0, T, every))
-    fig, axes = plt.subplots(len(rows), 1, figsize=(1.0 * n_shown + 1.2, 1.15 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), 1, figsize=(len(range(0, T, every)) + 1.2, 1.15 * len(rows)), squeeze=False)
     for ax, (name, clip) in zip(axes[:, 0], rows):
         frame_strip(to_uint8(clip)[:T], every=every, ax=ax, title=name)
     for ax in axes[:-1, 0]:
@@ -168,8 +166,7 @@ def format_layer_table(rows) -> str:
     ``{"paper": rows_a, "small": rows_b}``: an output and a parameter column per table."""
     tables = rows if isinstance(rows, dict) else {"": rows}
     labels, columns = list(tables), list(tables.values())
-    if len({len(c) for c in columns}) != 1 or any(
-            [r["name"] for r in c] != [r["name"] for r in columns[0]] for c in columns):
+    if not columns or any([r["name"] for r in c] != [r["name"] for r in columns[0]] for c in columns):
         raise ValueError("the tables do not list the same layers")
     header = ["module", "layer" if len(labels) == 1 else f"layer ({labels[0]})"]
     header += [f"{label} {what}".strip() for what in ("output", "params") for label in labels]

@@ -9,7 +9,6 @@ import io
 import random
 import time
 from collections import OrderedDict
-from typing import Dict, Optional, Tuple
 
 import numpy as np
 import torch
@@ -52,19 +51,18 @@ def _label(text: str):
 
 
 class LatentExplorer:
-    """Interpolate between the latents z0, z1 of two seeds (straight or along the great circle: ``method``)
-    and watch G's video at ``alpha`` frame by frame: composite, foreground, background, mask or all.
+    """Interpolate between the latents z0, z1 of two seeds (straight or along the great circle: ``method``) and
+    watch G's video at ``alpha`` frame by frame: composite, foreground, background, mask or all.
 
-    G runs in eval mode without gradients on at most ``threads`` CPU threads (None: unchanged); ``scale``
-    enlarges the pictures (default: to about 192 px), ``directions`` adds that many principal-direction
-    sliders, ``gap`` is the white space between the panels of view "all". Setting a control's ``value``
-    (``alpha``, ``frame``, ``play``, ``view``, ``method``, ``seed0``, ``seed1``, ``direction_sliders``)
-    updates the picture; errors show in red and stay in ``last_error``. Display ``explorer.widget``.
-    """
+    G runs in eval mode without gradients on at most ``threads`` CPU threads (None: unchanged); ``scale`` enlarges
+    the pictures (default: to about 192 px), ``directions`` adds that many principal-direction sliders, ``gap`` is
+    the white space between the panels of view "all". Setting a control's ``value`` (``alpha``, ``frame``, ``play``,
+    ``view``, ``method``, ``seed0``, ``seed1``, ``direction_sliders``) updates the picture; errors show in red and
+    stay in ``last_error``. Display ``explorer.widget``."""
 
     def __init__(self, G: nn.Module, seed0: int = 0, seed1: int = 1, method: str = "spherical", alpha: float = 0.0,
-                 scale: Optional[int] = None, fps: float = 8, directions: int = 0, gap: int = 4, cache_size: int = 64,
-                 threads: Optional[int] = 1):
+                 scale: int | None = None, fps: float = 8, directions: int = 0, gap: int = 4, cache_size: int = 64,
+                 threads: int | None = 1):
         import ipywidgets as W
 
         if method not in METHODS:
@@ -75,15 +73,12 @@ class LatentExplorer:
         self.two_stream = cfg.generator == "two_stream"
         self.panels = PANELS if self.two_stream else ("composite",)
         self.cache_size, self.threads, self.generator_calls = cache_size, threads, 0
-        self.update_seconds = float("nan")   # wall time of the last update
-        self.last_generated = False          # whether that update ran G
-        self.last_error: Optional[BaseException] = None
-        # LRU caches: the streams of a latent, and (PNG, picture) of a latent, view and frame
-        self._streams_cache, self._png_cache = OrderedDict(), OrderedDict()
-        self._z_cache: Dict[int, torch.Tensor] = {}
+        self.update_seconds, self.last_generated = float("nan"), False  # the last update's wall time; whether G ran
+        self.last_error: BaseException | None = None
+        # LRU caches: the streams of a latent, and (PNG, picture) of a latent, view and frame; seed -> latent
+        self._streams_cache, self._png_cache, self._z_cache = OrderedDict(), OrderedDict(), {}
         self._rng = random.Random(seed0 * 1_000_003 + seed1)
-        self._picture: Optional[np.ndarray] = None  # the picture shown
-        self._ready = False                          # set once the controls exist
+        self._picture: np.ndarray | None = None  # the picture shown
 
         # --- the controls -------------------------------------------------------------
         self.seed0, self.seed1 = (W.IntText(value=s, description=f"z{i} seed", layout=W.Layout(width="170px"))
@@ -115,17 +110,15 @@ class LatentExplorer:
             w.add_class(f"vgan-{name}")  # CSS classes for the browser tests
 
         sliders = [W.HBox(self.direction_sliders, layout=W.Layout(flex_flow="row wrap"))] if shares else []
-        self.widget = W.VBox([W.HBox([self.seed0, self.new0, self.seed1, self.new1]),
-                              W.HBox([_label("path"), self.method]), self.alpha, W.HBox([self.play, self.frame]),
-                              W.HBox([_label("view"), self.view]), *sliders, self.caption, self.image, self.info,
-                              self.error])
+        rows = [W.HBox([self.seed0, self.new0, self.seed1, self.new1]), W.HBox([_label("path"), self.method]),
+                self.alpha, W.HBox([self.play, self.frame]), W.HBox([_label("view"), self.view])]
+        self.widget = W.VBox([*rows, *sliders, self.caption, self.image, self.info, self.error])
 
         # --- wiring: latent changes run G (or hit the cache), the rest only re-render ----
         for w in (self.seed0, self.seed1, self.method, self.alpha, *self.direction_sliders, self.frame, self.view):
-            w.observe(lambda _: self._ready and self.refresh(), names="value")
+            w.observe(lambda _: self.refresh(), names="value")
         for button, seed in ((self.new0, self.seed0), (self.new1, self.seed1)):  # a random new seed
             button.on_click(lambda _, seed=seed: setattr(seed, "value", self._rng.randrange(10_000)))
-        self._ready = True
         self.refresh()
 
     # --- the maths behind the picture -----------------------------------------------------
@@ -143,25 +136,22 @@ class LatentExplorer:
         """The latent shown now: the path at alpha plus the principal-direction offsets."""
         z = interpolate(self.z0, self.z1, float(self.alpha.value), self.method.value)
         if self.directions is not None:
-            coeffs = torch.tensor([s.value for s in self.direction_sliders], dtype=z.dtype)
-            z = z + coeffs @ self.directions.vectors
+            z = z + torch.tensor([s.value for s in self.direction_sliders], dtype=z.dtype) @ self.directions.vectors
         return z
 
     def _latent_key(self) -> tuple:
         return (self.seed0.value, self.seed1.value, self.method.value, round(float(self.alpha.value), 6),
                 tuple(round(float(s.value), 6) for s in self.direction_sliders))
 
-    def streams(self) -> Tuple[Dict[str, np.ndarray], bool]:
+    def streams(self) -> tuple[dict[str, np.ndarray], bool]:
         """uint8 (T, H, W, 3) arrays per panel for the current latent, and whether G ran."""
         return _cached(self._streams_cache, self._latent_key(), self._generate, self.cache_size)
 
-    def _generate(self) -> Dict[str, np.ndarray]:
-        z = self.current_z()[None]
+    def _generate(self) -> dict[str, np.ndarray]:
         before = torch.get_num_threads()
-        if self.threads:
-            torch.set_num_threads(self.threads)
+        torch.set_num_threads(self.threads or before)
         try:
-            s = generate(self.G, z, batch_size=1)
+            s = generate(self.G, self.current_z()[None], batch_size=1)
         finally:
             torch.set_num_threads(before)
         self.generator_calls += 1
@@ -171,14 +161,14 @@ class LatentExplorer:
             arrays["mask"] = to_uint8(s.mask[0])
         return arrays
 
-    def render(self, arrays: Dict[str, np.ndarray], frame: int, view: str) -> np.ndarray:
+    def render(self, arrays: dict[str, np.ndarray], frame: int, view: str) -> np.ndarray:
         """The picture for one frame: (H*scale, W*scale, 3), or the panels side by side."""
         pics = [upscale(arrays[n][min(frame, len(arrays[n]) - 1)], self.scale)
                 for n in (self.panels if view == "all" else (view,))]
         spacer = np.full((pics[0].shape[0], self.gap, 3), 255, dtype=np.uint8)
         return np.concatenate([x for p in pics for x in (spacer, p)][1:], axis=1)
 
-    def picture(self) -> Optional[np.ndarray]:
+    def picture(self) -> np.ndarray | None:
         """The uint8 picture (H', W', 3) shown now."""
         return self._picture
 
@@ -196,16 +186,13 @@ class LatentExplorer:
 
             key = (self._latent_key(), view, frame)
             (data, self._picture), _ = _cached(self._png_cache, key, picture_and_png, 1024)
-            if self.image.value != data:
-                self.image.value = data
+            self.image.value = data  # a widget sends a value only when it changes
             self.image.width, self.image.height = self._picture.shape[1], self._picture.shape[0]
             self._set_caption(view)
-            self.last_generated = generated
+            self.last_generated, self.last_error = generated, None
             self.update_seconds = time.perf_counter() - t0
             self._set_info()
-            self.last_error = None
-            if self.error.value:
-                self.error.value = ""
+            self.error.value = ""
         except Exception as e:  # shown in the widget, not raised into the kernel log
             self.last_error = e
             self.update_seconds = time.perf_counter() - t0
@@ -213,17 +200,14 @@ class LatentExplorer:
                                 f"error: {html.escape(type(e).__name__)}: {html.escape(str(e))}</pre>")
 
     def _set_caption(self, view: str) -> None:
-        names = self.panels if view == "all" else (view,)
-        width = self.size * self.scale
-        cells = "".join(f'<div style="width:{width}px;margin-right:{self.gap}px;text-align:center;font-size:12px">'
-                        f'{n}</div>' for n in names)
+        cells = "".join(f'<div style="width:{self.size * self.scale}px;margin-right:{self.gap}px;text-align:center;'
+                        f'font-size:12px">{n}</div>' for n in (self.panels if view == "all" else (view,)))
         self.caption.value = f'<div style="display:flex">{cells}</div>'
 
     def _set_info(self) -> None:
-        what = "G ran" if self.last_generated else "cached"
         self.info.value = (f'<span style="font-size:12px;color:#555">‖z‖ = {float(self.current_z().norm()):.2f} · '
-                           f"angle(z₀, z₁) = {angle(self.z0, self.z1):.1f}° · "
-                           f"update {1000 * self.update_seconds:.0f} ms ({what})</span>")
+                           f"angle(z₀, z₁) = {angle(self.z0, self.z1):.1f}° · update {1000 * self.update_seconds:.0f} "
+                           f"ms ({'G ran' if self.last_generated else 'cached'})</span>")
 
     # --- display ----------------------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs):

@@ -46,11 +46,9 @@ def decode_video(path, size: int, stride=1, fps: float | None = None) -> np.ndar
             step = 1.0 / fps if fps and src_fps else None
             next_t, kept = 0.0, 0  # time of the next output frame; frames emitted so far
             for i, frame in enumerate(container.decode(stream)):
-                repeats = 1
-                if step is not None:  # this frame is on screen from i/src_fps until (i+1)/src_fps
-                    repeats = 0
-                    while next_t < (i + 1) / src_fps - 1e-9:
-                        repeats, next_t = repeats + 1, next_t + step
+                repeats = 0 if step else 1
+                while step and next_t < (i + 1) / src_fps - 1e-9:  # on screen from i/src_fps until (i+1)/src_fps
+                    repeats, next_t = repeats + 1, next_t + step
                 for _ in range(repeats):
                     if kept % stride == 0:
                         W, H = frame.width, frame.height  # short side to size, aspect kept

@@ -236,13 +236,11 @@ def render_video(spec: ActionSpec, cls: str, group: int, clip: int) -> tuple[np.
     aw, ah = w / short, h / short                       # frame extent in short sides
     big, look = _group_scene(spec.seed, group, w, h, spec.clutter)
     y0, x0 = v.integers(0, big.shape[0] - h + 1), v.integers(0, big.shape[1] - w + 1)
-    gain = v.uniform(0.85, 1.15)                        # this clip's exposure
-    scene = np.clip(big[y0:y0 + h, x0:x0 + w] * gain, 0, 255).astype(np.uint8)
-    t = np.arange(n) / fps
+    scene = np.clip(big[y0:y0 + h, x0:x0 + w] * v.uniform(0.85, 1.15), 0, 255).astype(np.uint8)  # this clip's exposure
     # the clip's placement: start position, phase, direction, base angle
     p = SimpleNamespace(x0=v.uniform(-0.3, 0.3) * aw, y0=v.uniform(-0.2, 0.2) * ah, phase=v.uniform(0, 2 * np.pi),
                         direction=v.choice([-1.0, 1.0]), angle=v.uniform(0, np.pi))
-    xs, ys, angles, scales = CATALOG[cls](t, r, p, aw, ah)
+    xs, ys, angles, scales = CATALOG[cls](np.arange(n) / fps, r, p, aw, ah)  # times t in seconds
     video = np.repeat(scene[None], n, axis=0)
     for i in range(n):
         _draw(video[i], look, xs[i], ys[i], angles[i], scales[i], short)
@@ -266,8 +264,7 @@ def write_avi(path, frames: np.ndarray, fps=25, codec="mpeg4") -> Path:
 
 
 def _write_one(root: str, spec: ActionSpec, cls: str, group: int, clip: int) -> None:
-    video, fps = render_video(spec, cls, group, clip)
-    write_avi(Path(root) / "UCF-101" / _file_name(cls, group, clip), video, fps, spec.codec)
+    write_avi(Path(root) / "UCF-101" / _file_name(cls, group, clip), *render_video(spec, cls, group, clip), spec.codec)
 
 
 def _write_text(path: Path, lines: list[str]) -> None:
