@@ -1,8 +1,6 @@
-"""Checkpoints: plain dicts of tensors and Python values, written atomically (a temporary file
-renamed over the target) and loaded with ``weights_only=True``, so no pickled code runs. Each file
-carries a ``format`` marker (GAN checkpoint or classifier) and a version, which ``read_file`` checks.
-It knows nothing of training: a trainer hands over its ``state_dict()`` (see ``vgan_lib.train``).
-"""
+"""Checkpoints: plain dicts of tensors and Python values, written atomically (a temporary file renamed over the target)
+and loaded with ``weights_only=True``, so no pickled code runs. Each file carries a ``format`` marker (GAN checkpoint or
+classifier) and a version, which ``read_file`` checks. A trainer hands over its ``state_dict()`` (vgan_lib.train)."""
 
 from __future__ import annotations
 

@@ -1,12 +1,10 @@
 """Training on several processes: ``torchrun --nproc-per-node N -m vgan_lib train ...``.
 
-Each process (rank) holds G and D, draws its own latents and reads its own share of the
-data order; DistributedDataParallel averages the gradients, so every rank takes the same
-Adam step and the weights stay identical. G and D are wrapped separately, with
-``broadcast_buffers=False``: D runs on the real and on the fake batch before one backward,
-and a buffer broadcast between the two forwards breaks autograd's in-place check. Each
-rank keeps its own BatchNorm statistics (training uses the batch's own); rank 0 writes.
-"""
+Each process (rank) holds G and D, draws its own latents and reads its own share of the data order;
+DistributedDataParallel averages the gradients, so every rank takes the same Adam step and the weights stay identical.
+Each rank keeps its own BatchNorm statistics (training uses the batch's own); rank 0 writes."""
+# G and D are wrapped separately, with broadcast_buffers=False: D runs on the real and on the fake batch before one
+# backward, and a buffer broadcast between the two forwards breaks autograd's in-place check.
 
 from __future__ import annotations
 

@@ -1,16 +1,14 @@
-"""Loss terms the original lacks, each named and with its source; a run adds them to G's loss by name
-and weight (``TrainConfig(extras={"flicker": 300})``, ``vgan train --extra flicker=300``, a recipe's
-phase). Each takes the generator's ``Streams`` for the batch and returns a scalar. The shipped model's
-last 800 steps used both.
+"""Loss terms the original lacks, each named and with its source; a run adds them to G's loss by name and weight
+(``TrainConfig(extras={"flicker": 300})``, ``vgan train --extra flicker=300``, a recipe's phase). Each takes the
+generator's ``Streams`` for the batch and returns a scalar. The shipped model's last 800 steps used both.
 
-* ``blend``: mean m(1 - m), the binarisation prior on soft masks common in layered generators: 0 where
-  every mask value is 0 or 1, largest at 1/2. The L1 prior pulls every value towards 0; this one decides
-  the mask without shutting it, so the foreground does not show through faintly everywhere.
-* ``flicker``: mean m[t+1] |f[t+1] - f[t]|, derived for this kit. The composite m f + (1 - m) b changes
-  from one frame to the next where the mask moves over a still scene, (m[t+1] - m[t]) (f[t] - b), and
-  where the foreground changes while shown, m[t+1] (f[t+1] - f[t]). A rigid object sliding over a still
-  background needs only the first; the second is the shimmer of a foreground seen through the mask.
-"""
+* ``blend``: mean m(1 - m), the binarisation prior on soft masks common in layered generators.
+* ``flicker``: mean m[t+1] |f[t+1] - f[t]|, derived for this kit."""
+# blend is 0 where every mask value is 0 or 1, largest at 1/2. The L1 prior pulls every value towards 0; this one
+# decides the mask without shutting it, so the foreground does not show through faintly everywhere.
+# flicker: the composite m f + (1 - m) b changes from one frame to the next where the mask moves over a still scene,
+# (m[t+1] - m[t]) (f[t] - b), and where the foreground changes while shown, m[t+1] (f[t+1] - f[t]). A rigid object
+# sliding over a still background needs only the first; the second is the shimmer of a foreground seen through the mask.
 
 from __future__ import annotations
 

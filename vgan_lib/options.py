@@ -4,11 +4,9 @@
     class TrainConfig:
         batch_size: int = option(64, "videos per batch", at_least=1)
 
-The dataclass checks itself (``check_fields`` in ``__post_init__``), the command line
-builds its options from the fields (``add_options``), and a notebook checks its
-papermill parameters against the same fields (``nbtools.check_params``): one name,
-one default, one help text and one rule for each setting.
-"""
+The dataclass checks itself (``check_fields`` in ``__post_init__``), the command line builds its options from the
+fields (``add_options``), and a notebook checks its papermill parameters against the same fields
+(``nbtools.check_params``): one name, one default, one help text and one rule for each setting."""
 
 from __future__ import annotations
 

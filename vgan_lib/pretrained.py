@@ -1,12 +1,8 @@
 """Models shipped with the kit, loaded by name and checked against their manifest.
 
-Each shipped model is a weights file (G and D, no optimiser state) in the package's
-``weights/`` folder with a JSON manifest beside it that records how it was made:
-the exact commands, data seed, iterations, wall time, library version, sha256 of the
-file, and the figures of ``vgan_lib.metrics`` measured on it.
-
-    G, D = load_pretrained("small-synthetic")
-"""
+Each shipped model is a weights file (G and D, no optimiser state) in the package's ``weights/`` folder with a JSON
+manifest beside it that records how it was made: the exact commands, data seed, iterations, wall time, library
+version, sha256 of the file, and the figures of ``vgan_lib.metrics`` measured on it."""
 
 from __future__ import annotations
 

@@ -1,16 +1,13 @@
 """Training recipes: a whole run in one small TOML file that ``vgan train --recipe FILE`` runs.
 
-A recipe names the model (``[model]``: a preset and any ``VideoGANConfig`` field), the data
-(``[data]``: a golf-format ``list`` and ``root``, and ``synthetic``, a ``SyntheticSpec`` to make
-that set first), the ``TrainConfig`` settings of every phase (``[train]``), and the phases
-(``[[phase]]``: its length in ``steps``, the settings that change, and ``new_optimisers = true``
-to start Adam afresh); ``threads`` fixes torch's CPU threads. ``recipes/small-synthetic.toml``,
-the shipped model's schedule, is a complete example.
+A recipe names the model (``[model]``: a preset and any ``VideoGANConfig`` field), the data (``[data]``: a golf-format
+``list`` and ``root``, and ``synthetic``, a ``SyntheticSpec`` to make that set first), the ``TrainConfig`` settings of
+every phase (``[train]``), and the phases (``[[phase]]``: its length in ``steps``, the settings that change, and
+``new_optimisers = true`` to start Adam afresh); ``threads`` fixes torch's CPU threads.
+``recipes/small-synthetic.toml``, the shipped model's schedule, is a complete example.
 
-The run writes ``OUT/checkpoint.pt`` as it goes; the same command with ``resume`` continues
-exactly where it stopped, in whichever phase that was. Plain ``vgan train`` with options is a
-recipe of one phase.
-"""
+The run writes ``OUT/checkpoint.pt`` as it goes; the same command with ``resume`` continues exactly where it stopped,
+in whichever phase that was. Plain ``vgan train`` with options is a recipe of one phase."""
 
 from __future__ import annotations
 

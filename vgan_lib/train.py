@@ -2,16 +2,15 @@
 
 One iteration, as in the original release:
 
-1. ``d_steps`` times (k; the original: 1): sample z, make fake = G(z), and update D on a real
-   batch and the fake one with the halved cross-entropy ``0.5 * (BCE(D(real), 1) + BCE(D(fake), 0))``.
-2. Once: update G on the *same* fakes (no new z) towards D calling them real (non-saturating, or
-   the minimax form ``log(1 - D(G(z)))``), plus the mask's sparsity penalty ``mask_lambda * mean|m|``.
-   As in the original, G's loss is taken from D's output on the last D step's fakes, computed
-   before D's update: D runs on the fakes once per iteration, not twice.
+1. ``d_steps`` times (k; the original: 1): sample z, make fake = G(z), and update D on a real batch and the fake one
+   with the halved cross-entropy ``0.5 * (BCE(D(real), 1) + BCE(D(fake), 0))``.
+2. Once: update G on the *same* fakes (no new z) towards D calling them real (non-saturating, or the minimax form
+   ``log(1 - D(G(z)))``), plus the mask's sparsity penalty ``mask_lambda * mean|m|``. As in the original, G's loss
+   is taken from D's output on the last D step's fakes, computed before D's update: D runs on the fakes once per
+   iteration, not twice.
 
-Terms the original lacks live in ``vgan_lib.extras``; ``TrainConfig.extras`` names the ones a run
-adds, and a step with none computes none.
-"""
+Terms the original lacks live in ``vgan_lib.extras``; ``TrainConfig.extras`` names the ones a run adds, and a step
+with none computes none."""
 
 from __future__ import annotations
 

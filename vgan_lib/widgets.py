@@ -205,9 +205,10 @@ class LatentExplorer:
         self.caption.value = f'<div style="display:flex">{cells}</div>'
 
     def _set_info(self) -> None:
+        ran = "G ran" if self.last_generated else "cached"
         self.info.value = (f'<span style="font-size:12px;color:#555">‖z‖ = {float(self.current_z().norm()):.2f} · '
-                           f"angle(z₀, z₁) = {angle(self.z0, self.z1):.1f}° · update {1000 * self.update_seconds:.0f} "
-                           f"ms ({'G ran' if self.last_generated else 'cached'})</span>")
+                           f"angle(z₀, z₁) = {angle(self.z0, self.z1):.1f}° · "
+                           f"update {1000 * self.update_seconds:.0f} ms ({ran})</span>")
 
     # --- display ----------------------------------------------------------------------------
     def _repr_mimebundle_(self, **kwargs):
