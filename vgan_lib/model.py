@@ -1,19 +1,15 @@
 """The VideoGAN networks: two-stream generator, one-stream generator, discriminator.
 
-Read top to bottom. Shapes follow PyTorch's video layout ``(B, C, T, H, W)``.
-
-With the ``paper`` preset (64x64 pixels, 32 frames, z of 100, width 64) the modules
-match the original Torch7 release layer by layer:
+Read top to bottom. Shapes follow PyTorch's video layout ``(B, C, T, H, W)``. With the ``paper`` preset (64x64 pixels,
+32 frames, z of 100, width 64) the modules match the original Torch7 release layer by layer:
 
 * ``TwoStreamGenerator``: 16,245,383 parameters
   (foreground trunk 12,651,328 + video head 12,291 + mask head 4,097 + background 3,577,667)
 * ``Discriminator``:      11,041,473 parameters (trunk 11,025,088 + 1-logit head 16,385)
 
-Every network has five (transposed) convolutions. The first generator layer turns
-the 1x1x1 latent into a ``(T/16, H/16, W/16)`` block and four stride-2 layers double
-time and space, so frames and size must be multiples of 16. The discriminator
-mirrors this. Smaller presets shrink the widths and the video, never the depth.
-"""
+Every network has five (transposed) convolutions. The first generator layer turns the 1x1x1 latent into a
+``(T/16, H/16, W/16)`` block and four stride-2 layers double time and space, so frames and size must be multiples of
+16. The discriminator mirrors this. Smaller presets shrink the widths and the video, never the depth."""
 
 from __future__ import annotations
 
@@ -90,8 +86,7 @@ class Streams(NamedTuple):
     video:      (B, 3, T, H, W) in [-1, 1], the composite m*f + (1-m)*b.
     foreground: (B, 3, T, H, W) in [-1, 1], f(z) (the whole video for one stream).
     background: (B, 3, H, W) in [-1, 1], b(z), one still image; None for one stream.
-    mask:       (B, 1, T, H, W) in [0, 1], m(z); None for one stream.
-    """
+    mask:       (B, 1, T, H, W) in [0, 1], m(z); None for one stream."""
 
     video: torch.Tensor
     foreground: torch.Tensor
@@ -113,19 +108,14 @@ def _foreground_trunk(cfg: VideoGANConfig) -> nn.Sequential:
     w = cfg.width
     return nn.Sequential(
         nn.ConvTranspose3d(cfg.z_dim, 8 * w, cfg.seed_block, 1, 0), nn.BatchNorm3d(8 * w), nn.ReLU(inplace=True),
-        *_up3d(8 * w, 4 * w),
-        *_up3d(4 * w, 2 * w),
-        *_up3d(2 * w, w),
-    )
+        *_up3d(8 * w, 4 * w), *_up3d(4 * w, 2 * w), *_up3d(2 * w, w))
 
 
 class TwoStreamGenerator(nn.Module):
     """G(z) = m(z) * f(z) + (1 - m(z)) * b(z).
 
-    A 3-D convolutional stream draws the moving foreground f and a mask m that says,
-    per pixel and frame, whether the foreground is shown; a 2-D stream draws one
-    background image b that stays still for the whole clip.
-    """
+    A 3-D convolutional stream draws the moving foreground f and a mask m that says, per pixel and frame, whether the
+    foreground is shown; a 2-D stream draws one background image b that stays still for the whole clip."""
 
     def __init__(self, cfg: VideoGANConfig):
         super().__init__()
@@ -136,12 +126,8 @@ class TwoStreamGenerator(nn.Module):
         self.mask_head = nn.Sequential(nn.ConvTranspose3d(w, 1, 4, 2, 1), nn.Sigmoid())
         self.background = nn.Sequential(
             nn.ConvTranspose2d(cfg.z_dim, 8 * w, cfg.seed_block[1:], 1, 0), nn.BatchNorm2d(8 * w),
-            nn.ReLU(inplace=True),
-            *_up2d(8 * w, 4 * w),
-            *_up2d(4 * w, 2 * w),
-            *_up2d(2 * w, w),
-            nn.ConvTranspose2d(w, 3, 4, 2, 1), nn.Tanh(),
-        )
+            nn.ReLU(inplace=True), *_up2d(8 * w, 4 * w), *_up2d(4 * w, 2 * w), *_up2d(2 * w, w),
+            nn.ConvTranspose2d(w, 3, 4, 2, 1), nn.Tanh())
 
     def forward(self, z: torch.Tensor, return_streams: bool = False):
         """z: (B, z_dim) -> video (B, 3, T, H, W), or ``Streams`` when ``return_streams``."""
@@ -177,11 +163,9 @@ class OneStreamGenerator(nn.Module):
 class Discriminator(nn.Module):
     """Five 3-D convolutions from a clip to one logit (real vs generated).
 
-    ``trunk`` maps (B, 3, T, H, W) to features (B, 8*width, T/16, H/16, W/16): 512
-    channels of 2x4x4 at paper size. ``head`` is the last convolution, whose kernel
-    covers that whole block and gives (B, 1, 1, 1, 1). Fine-tuning keeps the trunk
-    and swaps the head (see ``ActionClassifier``).
-    """
+    ``trunk`` maps (B, 3, T, H, W) to features (B, 8*width, T/16, H/16, W/16): 512 channels of 2x4x4 at paper size.
+    ``head`` is the last convolution, whose kernel covers that whole block and gives (B, 1, 1, 1, 1). Fine-tuning keeps
+    the trunk and swaps the head (see ``ActionClassifier``)."""
 
     # The original's BatchNorm in D uses eps 1e-3 (Torch7's cudnn default there).
     bn_eps = 1e-3
@@ -265,11 +249,9 @@ def count_parameters(module: nn.Module) -> int:
 
 @torch.no_grad()
 def generate(G: nn.Module, z: torch.Tensor, batch_size: int = 32) -> Streams:
-    """All of G's streams for latents z (n, z_dim), in batches, as float tensors on the CPU.
-
-    G runs in eval mode (BatchNorm's running statistics, so a video does not depend on
-    the others in its batch) on its own device, and is put back in the mode it was in.
-    """
+    """All of G's streams for latents z (n, z_dim), in batches, as float tensors on the CPU; G runs in eval mode on its
+    own device and is put back in the mode it was in."""
+    # eval mode: BatchNorm's running statistics, so a video does not depend on the others in its batch
     device = next(G.parameters()).device
     was_training = G.training
     G.eval()

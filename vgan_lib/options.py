@@ -21,8 +21,7 @@ def option(default: Any, help: str, *, at_least: Optional[float] = None, above: 
            below: Optional[float] = None, choices: Optional[Sequence] = None, kind: Optional[type] = None):
     """A dataclass field with its help text and rule; ``kind``: the type, where a default of None hides it."""
     meta = dict(help=help, at_least=at_least, above=above, below=below,
-                choices=tuple(choices) if choices is not None else None,
-                kind=kind or type(default))
+                choices=tuple(choices) if choices is not None else None, kind=kind or type(default))
     return field(default=default, metadata=meta)
 
 
@@ -78,11 +77,8 @@ def arg_type(kind: type, **rule):
 
 def add_options(parser, cls, only: Optional[Sequence[str]] = None, skip: Sequence[str] = (),
                 defaults: Optional[dict] = None) -> None:
-    """Add a ``--name`` option for each field of dataclass ``cls`` (``only`` these, none in ``skip``).
-
-    Defaults are the dataclass's own unless ``defaults`` gives another for this command;
-    a bool field becomes an on/off switch.
-    """
+    """Add a ``--name`` option for each field of dataclass ``cls`` (``only`` these, none in ``skip``); defaults are the
+    dataclass's own unless ``defaults`` gives another for this command; a bool field becomes an on/off switch."""
     defaults = defaults or {}
     for f in fields(cls):
         if "help" not in f.metadata or f.name in skip or (only is not None and f.name not in only):
@@ -91,13 +87,11 @@ def add_options(parser, cls, only: Optional[Sequence[str]] = None, skip: Sequenc
         default = defaults.get(f.name, f.default if f.default is not MISSING else None)
         help_text = meta["help"] + ("" if default is None else f" (default: {default})")
         if meta["kind"] is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default,
-                                help=meta["help"])
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=meta["help"])
         else:
             rule = {k: v for k, v in meta.items() if k not in ("help", "kind", "choices")}
-            parser.add_argument(flag, type=arg_type(meta["kind"], **rule), default=default,
-                                choices=meta.get("choices"), help=help_text,
-                                metavar=None if meta.get("choices") else f.name.upper())
+            parser.add_argument(flag, type=arg_type(meta["kind"], **rule), default=default, choices=meta.get("choices"),
+                                help=help_text, metavar=None if meta.get("choices") else f.name.upper())
 
 
 def values_from(args: argparse.Namespace, cls) -> dict:

@@ -102,10 +102,9 @@ def mask_penalty(mask: Optional[torch.Tensor]) -> torch.Tensor:
 class GANTrainer:
     """Holds G, D, their Adam optimisers and the latent stream; ``step`` does one iteration.
 
-    Latents are drawn on the CPU from the trainer's own generator and then moved, so a
-    seed gives the same z on every device, and a checkpoint can restore the stream. Under
-    torchrun each rank draws its own latents and ``G_run``/``D_run`` are the DDP-wrapped nets.
-    """
+    Latents are drawn on the CPU from the trainer's own generator and then moved, so a seed gives the same z on every
+    device, and a checkpoint can restore the stream. Under torchrun each rank draws its own latents and
+    ``G_run``/``D_run`` are the DDP-wrapped nets."""
 
     def __init__(self, G: nn.Module, D: nn.Module, cfg: TrainConfig = TrainConfig()):
         self.cfg = cfg
@@ -223,18 +222,14 @@ def resume(trainer: GANTrainer, path) -> GANTrainer:
 
 
 def init_from(trainer: GANTrainer, path) -> GANTrainer:
-    """Start a trainer from the G and D weights of a checkpoint or weights file (e.g. a shipped model).
-
-    Unlike ``resume``, only the networks are taken: optimisers, step count, latent
-    stream and history start afresh.
-    """
+    """Start a trainer from the G and D weights of a checkpoint or weights file (e.g. a shipped model); unlike
+    ``resume``, only the networks are taken: optimisers, step count, latent stream and history start afresh."""
     load_networks(path, load_checkpoint(path, trainer.G.cfg), trainer.G, trainer.D)
     return trainer
 
 
 def trainer_from_checkpoint(path, **overrides) -> GANTrainer:
-    """A new trainer built from a checkpoint's configs and state; ``overrides`` replace
-    settings such as ``device`` or ``precision``."""
+    """A new trainer built from a checkpoint's configs and state; ``overrides`` replace settings (``device``...)."""
     state = load_checkpoint(path, training=True)
     G, D = build_models(state["model_config"])
     trainer = GANTrainer(G, D, TrainConfig.from_dict({**state.get("train_config", {}), **overrides}))
@@ -286,12 +281,10 @@ def fit(trainer: GANTrainer, dataset: torch.utils.data.Dataset, iterations: int,
         out_dir: Optional[Union[str, Path]] = None, progress: bool = True) -> FitResult:
     """Train until ``trainer.step_count == iterations``.
 
-    Each iteration draws ``d_steps`` real batches from an endless shuffled stream whose
-    position follows from the step count, so a resumed run continues the same stream.
-    Every ``sample_every`` steps (and at the end) G draws ``fixed_z``; with ``out_dir``
-    those samples are written as mp4, and ``out_dir/checkpoint.pt`` is refreshed every
-    ``checkpoint_every`` steps and at the end. Under torchrun rank 0 alone writes and shows progress.
-    """
+    Each iteration draws ``d_steps`` real batches from an endless shuffled stream whose position follows from the step
+    count, so a resumed run continues the same stream. Every ``sample_every`` steps (and at the end) G draws
+    ``fixed_z``; with ``out_dir`` those samples are written as mp4, and ``out_dir/checkpoint.pt`` is refreshed every
+    ``checkpoint_every`` steps and at the end. Under torchrun rank 0 alone writes and shows progress."""
     from .video import to_uint8, write_video_grid
 
     cfg = trainer.cfg
