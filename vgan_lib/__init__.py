@@ -1,11 +1,8 @@
 """vgan_lib: VideoGAN ("Generating Videos with Scene Dynamics", Vondrick et al., 2016) in PyTorch.
 
-    import vgan_lib
     G, D = vgan_lib.load_pretrained("small-synthetic")   # the model shipped with the kit
 
-Everything else lives in the modules named in the README. ``import vgan_lib`` stays light:
-torch is imported only when something needs it.
-"""
+``import vgan_lib`` stays light: torch is imported only when something needs it."""
 
 __version__ = "0.1.0"
 

@@ -1,8 +1,7 @@
 """Command line: ``vgan <command>`` or ``python -m vgan_lib <command>``; every command has ``--help``.
 
-Options come from the settings' dataclasses (``vgan_lib.options``). A problem with an input ends the
-program with one line, ``vgan: error: ...``, and exit status 2.
-"""
+Options come from the settings' dataclasses (``vgan_lib.options``). A problem with an input ends the program with one
+line, ``vgan: error: ...``, and exit status 2."""
 
 from __future__ import annotations
 

@@ -115,11 +115,10 @@ class PrincipalDirections(NamedTuple):
 
 
 def principal_directions(G: nn.Module, k: int = 3) -> PrincipalDirections:
-    """The k latent directions that move G's first layer the most (PCA of its response).
-
-    G's first layer (BatchNorm in eval mode, both streams stacked) is affine, ``A z + c``; for z ~ N(0, I) its
-    covariance is ``A A^T``: the directions are A's right singular vectors, the variances its squared singular values.
-    Each vector's largest component is positive."""
+    """The k latent directions that move G's first layer the most (PCA of its response); each vector's largest
+    component is positive."""
+    # G's first layer (BatchNorm in eval mode, both streams stacked) is affine, A z + c; for z ~ N(0, I) its covariance
+    # is A A^T: the directions are A's right singular vectors, the variances its squared singular values.
     # A: the linear map from z to G's first (pre-ReLU) activations, BatchNorm included: (m, d)
     rows = []
     for name in ("foreground", "background"):

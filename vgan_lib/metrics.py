@@ -1,10 +1,10 @@
 """Numbers anyone can recompute to judge generated videos against real clips: plain pixel statistics.
 
 Pixels are taken in [0, 1]; the real clips of the synthetic set score about: motion energy a few 0.01, still share 3 %,
-smoothness 1.6, motion overlap 0.13, colour distance to other real clips 0.20 (256 clips). Moving share tells an object
-that moves from a faint shimmer; still share, a batch of half frozen, half busy videos (the means cannot);
-smoothness < 1 is flicker, the temporal checkerboard of stride-2 transposed convolutions; motion overlap near 1, a
-collapse of the motion alone."""
+smoothness 1.6, motion overlap 0.13, colour distance to other real clips 0.20 (256 clips)."""
+# Moving share tells an object that moves from a faint shimmer; still share, a batch of half frozen, half busy videos
+# (the means cannot); smoothness < 1 is flicker, the temporal checkerboard of stride-2 transposed convolutions; motion
+# overlap near 1, a collapse of the motion alone.
 
 from __future__ import annotations
 

@@ -150,6 +150,5 @@ def load_ucf101(root, cfg: VideoGANConfig, split=1, *, stride=1, fps=None, windo
     skipped = index.skipped + train[3] + test[3]
     if skipped:
         warnings.warn(f"skipped {len(skipped)} video(s) or line(s); see .skipped. First: {skipped[0]}", stacklevel=2)
-    return UCF101Data(index.classes, TrainClips(*train[:3], frames=cfg.frames, seed=seed),
-                      TestVideos(*test[:3], frames=cfg.frames, windows=windows), index, cache, cfg.frames, cfg.size,
-                      skipped)
+    return UCF101Data(index.classes, TrainClips(*train[:3], frames=cfg.frames, seed=seed), TestVideos(*test[:3],
+                      frames=cfg.frames, windows=windows), index, cache, cfg.frames, cfg.size, skipped)
