@@ -332,8 +332,8 @@ def _cmd_evaluate(args) -> int:
 
 
 def _with_faster_allocator() -> None:
-    """Run ``vgan train`` again with jemalloc (or tcmalloc) preloaded, where installed: glibc's
-    allocator unmaps and maps a step's large activations every time. ``VGAN_ALLOCATOR=glibc`` keeps it."""
+    """Run ``vgan train`` again with jemalloc (or tcmalloc) preloaded where installed, unless VGAN_ALLOCATOR=glibc."""
+    # glibc's allocator unmaps and maps a step's large activations every time
     import ctypes.util
 
     lib = ctypes.util.find_library("jemalloc") or ctypes.util.find_library("tcmalloc")

@@ -20,8 +20,8 @@ class CheckpointError(VganError, ValueError):
 
 
 def one_line(exc: BaseException) -> str:
-    """The last line of an exception's message: a DataLoader worker re-raises errors with the
-    worker's traceback before the kit's own message."""
+    """The last line of an exception's message, without the kit's exception class names."""
+    # a DataLoader worker re-raises errors with the worker's traceback before the kit's own message
     text = str(exc).strip()
     line = text.splitlines()[-1] if text else type(exc).__name__
     for prefix in ("vgan_lib.errors.DataError: ", "vgan_lib.errors.CheckpointError: "):

@@ -68,8 +68,7 @@ def write_text_atomic(path: PathLike, text: str, newline: str = None) -> Path:
 
 
 def dataset_is_current(folder: PathLike, manifest_name: str, wanted: dict, *required: str) -> bool:
-    """True when ``folder/manifest_name`` records exactly ``wanted`` and the ``required``
-    files exist: the data set on disk is the one asked for."""
+    """True when ``folder/manifest_name`` records exactly ``wanted`` and the ``required`` files exist."""
     folder, manifest = Path(folder), Path(folder) / manifest_name
     if not manifest.is_file() or not all((folder / r).exists() for r in required):
         return False

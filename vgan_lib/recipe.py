@@ -5,9 +5,7 @@ A recipe names the model (``[model]``: a preset and any ``VideoGANConfig`` field
 every phase (``[train]``), and the phases (``[[phase]]``: its length in ``steps``, the settings that change, and
 ``new_optimisers = true`` to start Adam afresh); ``threads`` fixes torch's CPU threads.
 ``recipes/small-synthetic.toml``, the shipped model's schedule, is a complete example.
-
-The run writes ``OUT/checkpoint.pt`` as it goes; the same command with ``resume`` continues exactly where it stopped,
-in whichever phase that was. Plain ``vgan train`` with options is a recipe of one phase."""
+Plain ``vgan train`` with options is a recipe of one phase; ``resume`` continues in whichever phase the run stopped."""
 
 from __future__ import annotations
 

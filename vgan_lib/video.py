@@ -46,8 +46,8 @@ def tile_videos(videos: np.ndarray, columns: Optional[int] = None, pad: int = 1)
 
 @cache
 def ensure_ffmpeg() -> str:
-    """Point mediapy at an ffmpeg program, once: the one on PATH, else imageio-ffmpeg's bundled binary (a fresh
-    machine often has none on its PATH)."""
+    """Point mediapy at an ffmpeg program, once: the one on PATH, else imageio-ffmpeg's bundled binary."""
+    # a fresh machine often has none on its PATH
     import mediapy
 
     path = shutil.which("ffmpeg")

@@ -54,11 +54,11 @@ class LatentExplorer:
     """Interpolate between the latents z0, z1 of two seeds (straight or along the great circle: ``method``) and
     watch G's video at ``alpha`` frame by frame: composite, foreground, background, mask or all.
 
-    G runs in eval mode without gradients on at most ``threads`` CPU threads (None: unchanged); ``scale`` enlarges
-    the pictures (default: to about 192 px), ``directions`` adds that many principal-direction sliders, ``gap`` is
-    the white space between the panels of view "all". Setting a control's ``value`` (``alpha``, ``frame``, ``play``,
-    ``view``, ``method``, ``seed0``, ``seed1``, ``direction_sliders``) updates the picture; errors show in red and
-    stay in ``last_error``. Display ``explorer.widget``."""
+    G runs in eval mode without gradients on at most ``threads`` CPU threads (None: unchanged); ``scale`` enlarges the
+    pictures (default: to about 192 px), ``directions`` adds that many principal-direction sliders, ``gap`` is the white
+    space between the panels of view "all". Setting a control's ``value`` (``alpha``, ``frame``, ``play``, ``view``,
+    ``method``, ``seed0``, ``seed1``, ``direction_sliders``) updates the picture; errors stay in ``last_error``."""
+    # errors also show in red; display the explorer or ``explorer.widget``
 
     def __init__(self, G: nn.Module, seed0: int = 0, seed1: int = 1, method: str = "spherical", alpha: float = 0.0,
                  scale: int | None = None, fps: float = 8, directions: int = 0, gap: int = 4, cache_size: int = 64,

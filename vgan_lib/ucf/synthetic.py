@@ -1,6 +1,6 @@
-"""A generated action set in UCF-101's own format (``.avi`` files, CRLF split lists). Each class is a way of
-*moving*; clip c of group g shows the same scene and object in every class, so a still frame cannot tell the
-classes apart. ``ActionSpec(classes=2)`` is the earlier PyTorch port's YoYo vs Kayaking."""
+"""A generated action set in UCF-101's own format (``.avi`` files, CRLF split lists). Each class is a way of *moving*;
+clip c of group g shows the same scene and object in every class, so a still frame cannot tell the classes apart.
+``ActionSpec(classes=2)`` is the earlier PyTorch port's YoYo vs Kayaking."""
 # UCF-101 (6.5 GB) cannot be fetched from every machine. Like it, most videos are 320x240 at
 # 25 fps (MPEG-4 part 2, as its xvid files), some have another size, aspect or rate, and
 # lengths vary, some under 32 frames.
