@@ -65,7 +65,7 @@ def read_file(path: PathLike, fmt: str = GAN_FORMAT) -> dict:
         raise CheckpointError(f"{path}: {what} format {state['format_version']} is newer than this vgan_lib "
                               f"reads ({version})")
     try:
-        state["model_config"] = VideoGANConfig.from_dict(state["model_config"])
+        state["model_config"] = VideoGANConfig(**state["model_config"])
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path}: {what} has an invalid model config ({e})") from None
     return state

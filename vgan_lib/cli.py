@@ -33,7 +33,7 @@ _positive_float = arg_type(float, above=0)
 
 
 def _add_model_options(parser) -> None:
-    """``--preset`` and an override for each field of ``VideoGANConfig`` (None: the preset's value)."""
+    # ``--preset`` and an override for each field of ``VideoGANConfig`` (None: the preset's value).
     from dataclasses import fields
 
     from .model import PRESETS, VideoGANConfig
@@ -45,7 +45,7 @@ def _add_model_options(parser) -> None:
 
 
 def _model_config(args: argparse.Namespace, spec: bool = False):
-    """The ``VideoGANConfig`` the model options ask for; with ``spec``, the preset and overrides as a dict."""
+    # The ``VideoGANConfig`` the model options ask for; with ``spec``, the preset and overrides as a dict.
     from .model import VideoGANConfig, get_config
 
     model = {"preset": args.preset, **{k: v for k, v in values_from(args, VideoGANConfig).items() if v is not None}}
@@ -116,7 +116,7 @@ def _cmd_make_data(args) -> int:
 
 
 def _recipe_from_options(args):
-    """The one-phase recipe that ``vgan train``'s options describe."""
+    # The one-phase recipe that ``vgan train``'s options describe.
     from . import extras
     from .data import GolfClips
     from .recipe import Phase, Recipe
@@ -332,7 +332,7 @@ def _cmd_evaluate(args) -> int:
 
 
 def _with_faster_allocator() -> None:
-    """Run ``vgan train`` again with jemalloc (or tcmalloc) preloaded where installed, unless VGAN_ALLOCATOR=glibc."""
+    # Run ``vgan train`` again with jemalloc (or tcmalloc) preloaded where installed, unless VGAN_ALLOCATOR=glibc.
     # glibc's allocator unmaps and maps a step's large activations every time
     import ctypes.util
 

@@ -134,8 +134,9 @@ def video_statistics(videos: torch.Tensor, mask: torch.Tensor | None = None) -> 
 def compare_with_real(G, real: torch.Tensor, n: int = 256, seed: int = 0, untrained=None,
                       other_real: torch.Tensor | None = None) -> dict:
     """Statistics of ``n`` generated videos, of the real clips (N, 3, T, H, W), and of an untrained generator as
-    the floor; plus generated/real ratios. The real clips' own colour distance is to ``other_real`` (none of
-    them in ``real``), else one half of ``real`` against the other: the floor no generator can go below."""
+    the floor; plus generated/real ratios."""
+    # The real clips' own colour distance is to other_real (none of them in real), else one half of real against
+    # the other: the floor no generator can go below.
     s = generate(G, sample_latents(n, G.cfg.z_dim, seed))  # video (n, 3, T, H, W), mask (n, 1, T, H, W) or None
     own = colour_distance(other_real, real) if other_real is not None and len(other_real) else \
         colour_distance(real[::2], real[1::2])

@@ -3,9 +3,8 @@
 Read top to bottom. Shapes follow PyTorch's video layout ``(B, C, T, H, W)``. With the ``paper`` preset (64x64 pixels,
 32 frames, z of 100, width 64) the modules match the original Torch7 release layer by layer:
 
-* ``TwoStreamGenerator``: 16,245,383 parameters
-  (foreground trunk 12,651,328 + video head 12,291 + mask head 4,097 + background 3,577,667)
-* ``Discriminator``:      11,041,473 parameters (trunk 11,025,088 + 1-logit head 16,385)
+* ``TwoStreamGenerator``: 16,245,383 parameters (foreground trunk 12,651,328 + video head 12,291 + mask head 4,097
+  + background 3,577,667); ``Discriminator``: 11,041,473 (trunk 11,025,088 + 1-logit head 16,385).
 
 Every network has five (transposed) convolutions. The first generator layer turns the 1x1x1 latent into a
 ``(T/16, H/16, W/16)`` block and four stride-2 layers double time and space, so frames and size must be multiples of
@@ -13,7 +12,7 @@ Every network has five (transposed) convolutions. The first generator layer turn
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import NamedTuple, Optional
 
 import torch
@@ -57,13 +56,6 @@ class VideoGANConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "VideoGANConfig":
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown VideoGANConfig fields: {sorted(unknown)}")
-        return cls(**d)
-
 
 PRESETS = {
     # The original: 64x64 pixels, 32 frames (about 1.3 s at 25 fps), widths 512-256-128-64.
@@ -104,7 +96,7 @@ def _up2d(cin: int, cout: int) -> list:
 
 
 def _foreground_trunk(cfg: VideoGANConfig) -> nn.Sequential:
-    """z (B, z, 1, 1, 1) -> (B, width, T/2, H/2, W/2)."""
+    # z (B, z, 1, 1, 1) -> (B, width, T/2, H/2, W/2).
     w = cfg.width
     return nn.Sequential(
         nn.ConvTranspose3d(cfg.z_dim, 8 * w, cfg.seed_block, 1, 0), nn.BatchNorm3d(8 * w), nn.ReLU(inplace=True),

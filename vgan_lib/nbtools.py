@@ -44,10 +44,10 @@ def setup(seed: int = 0, device: str = "auto", threads: Optional[int] = None,
 
 
 def check_params(config=None, **params) -> None:
-    """Check papermill parameters: one ``ValueError`` line for the first bad one. With a config dataclass each
-    keyword is one of its fields and follows that field's rule (``check_params(TrainConfig, batch_size=64)``);
-    without, it is the notebook's own: ``(value, type)``, ``(value, type, least)``, ``(value, type, choices)``
-    or ``(value, type, None)`` (None allowed), e.g. ``steps=(steps, int, 2)``."""
+    """Check papermill parameters: one ``ValueError`` line for the first bad one, e.g.
+    ``check_params(TrainConfig, batch_size=64)`` (its fields' rules) or ``check_params(steps=(steps, int, 2))``."""
+    # A notebook's own parameter is (value, type), (value, type, least), (value, type, choices) or (value, type, None),
+    # None allowed.
     rules = {f.name: {**f.metadata, "none_ok": f.default is None} for f in fields(config)} if config else {}
     for name, spec in params.items():
         if config is not None:

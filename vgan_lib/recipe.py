@@ -120,10 +120,9 @@ def _dataset(recipe: Recipe, progress: bool):
 def run_recipe(recipe: Recipe, out, *, resume_run: bool = False, workers: int = 0, sample_every: int = 0,
                checkpoint_every: int = 0, progress: bool = True, log=print, device: Optional[str] = None):
     """Run (or, with ``resume_run``, continue) every phase of ``recipe`` into the folder ``out``; return the trainer.
-
-    Between phases the trainer is rebuilt with the next phase's settings and the full state passed over, exactly as a
-    resume from the checkpoint file would, so a run stopped anywhere repeats bit for bit on the CPU. ``device``
-    overrides the recipe's (torchrun gives each rank its own); only rank 0 logs."""
+    ``device`` overrides the recipe's (torchrun gives each rank its own); only rank 0 logs."""
+    # Between phases the trainer is rebuilt with the next phase's settings and the full state passed over, exactly
+    # as a resume from the checkpoint file would, so a run stopped anywhere repeats bit for bit on the CPU.
     out, cfg = Path(out), recipe.model_config
     rank, world = rank_and_world()
     log = log if rank == 0 else (lambda *_: None)

@@ -46,10 +46,9 @@ def frame_strip(frames: np.ndarray, every: int = 2, ax=None, title: Optional[str
 
 
 def stream_panel(streams, index: int = 0, every: int = 2, frames: Optional[int] = None, title: Optional[str] = None):
-    """Clip ``index`` of ``model.Streams`` as rows of frame strips: composite, foreground f, mask m, background b.
-
-    video/foreground (B, 3, T, H, W), mask (B, 1, T, H, W) in [0, 1], background (B, 3, H, W), repeated over time as the
-    composite uses it (one row for a one-stream generator). ``frames`` keeps the first frames."""
+    """Clip ``index`` of ``model.Streams`` (video (B, 3, T, H, W), ...) as rows of frame strips: composite,
+    foreground f, mask m, background b (one row for a one-stream generator); ``frames`` keeps the first frames."""
+    # the background (B, 3, H, W) is repeated over time, as the composite uses it
     import matplotlib.pyplot as plt
 
     video = streams.video[index]
