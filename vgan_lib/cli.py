@@ -155,7 +155,7 @@ def _cmd_train(args) -> int:
     out = ensure_writable_dir(args.out, UsageError)
     device = start_from_env()  # under torchrun: join the group, one device per rank
     if rank_and_world()[0] == 0:
-        print(f"memory allocator: {os.environ.get('VGAN_ALLOCATOR', 'glibc')}")
+        print(f"memory allocator: {os.environ.get('VGAN_PRELOADED', 'glibc')}")
     trainer = run_recipe(recipe, out, resume_run=args.resume, workers=args.workers, sample_every=args.sample_every,
                          checkpoint_every=args.checkpoint_every, progress=not args.no_progress, device=device)
     if trainer.world > 1:
@@ -331,15 +331,17 @@ def _cmd_evaluate(args) -> int:
     return 0
 
 
-def _with_faster_allocator() -> None:
-    # Run ``vgan train`` again with jemalloc (or tcmalloc) preloaded where installed, unless VGAN_ALLOCATOR=glibc.
-    # glibc's allocator unmaps and maps a step's large activations every time
+def _with_allocator() -> None:
+    # VGAN_ALLOCATOR=jemalloc (or tcmalloc) runs ``vgan train`` again with that allocator preloaded, where installed:
+    # glibc's unmaps and maps a step's large activations every time. Whether that costs more than another allocator
+    # depends on the machine (benchmarks/train_step.py --allocators measures it), so glibc's stays the default.
     import ctypes.util
 
-    lib = ctypes.util.find_library("jemalloc") or ctypes.util.find_library("tcmalloc")
-    if lib and sys.argv[1:2] == ["train"] and "VGAN_ALLOCATOR" not in os.environ:
+    wanted = os.environ.get("VGAN_ALLOCATOR", "glibc")
+    lib = ctypes.util.find_library(wanted) if wanted != "glibc" and "VGAN_PRELOADED" not in os.environ else None
+    if lib and sys.argv[1:2] == ["train"]:
         preload = " ".join(filter(None, [os.environ.get("LD_PRELOAD"), lib]))
-        env = {**os.environ, "VGAN_ALLOCATOR": lib, "LD_PRELOAD": preload}
+        env = {**os.environ, "VGAN_PRELOADED": lib, "LD_PRELOAD": preload}
         os.execve(sys.executable, [sys.executable, "-m", "vgan_lib", *sys.argv[1:]], env)
 
 
@@ -347,7 +349,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from .errors import VganError, one_line
 
     if argv is None:  # the program itself, not a call from Python
-        _with_faster_allocator()
+        _with_allocator()
 
     parser = build_parser()
     try:
