@@ -37,11 +37,15 @@ def wrap(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     """``module`` inside DistributedDataParallel when there are several ranks, else itself."""
     if rank_and_world()[1] == 1:
         return module
-    ids = [device.index] if device.type == "cuda" else None
-    ddp = torch.nn.parallel.DistributedDataParallel
-    # newer torch calls the switch forward_sync_buffers; both leave each rank its own statistics
-    off = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(ddp).parameters else "broadcast_buffers"
-    return ddp(module, device_ids=ids, **{off: False})
+    if module not in _WRAPPED:  # one wrapper a module: a recipe's next phase keeps it (two would both reduce)
+        ddp, new = torch.nn.parallel.DistributedDataParallel, "forward_sync_buffers"
+        # newer torch calls the switch forward_sync_buffers; both leave each rank its own statistics
+        off = new if new in inspect.signature(ddp).parameters else "broadcast_buffers"
+        _WRAPPED[module] = ddp(module, device_ids=[device.index] if device.type == "cuda" else None, **{off: False})
+    return _WRAPPED[module]
+
+
+_WRAPPED: dict = {}  # module -> its DDP wrapper, for the life of the run
 
 
 def gather(state: torch.Tensor) -> list:
