@@ -86,3 +86,27 @@ def test_torchrun_trains_on_two_cpu_processes_and_says_so(tmp_path, synthetic_di
     assert "2 process(es), batch 4 each, 8 in all" in r.stdout
     assert r.stdout.count("done:") == 1   # rank 0 alone reports
     assert load_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 2
+
+
+@pytest.mark.slow
+def test_a_recipe_on_two_processes_stopped_between_phases_resumes_exactly(tmp_path, synthetic_dir):
+    torchrun = Path(sys.executable).parent / "torchrun"
+    head = (f'[model]\npreset = "small"\nframes = 16\nsize = 16\nwidth = 4\nz_dim = 8\n[data]\nlist = '
+            f'"{synthetic_dir / "train.txt"}"\n[train]\nbatch_size = 4\nprecision = "fp32"\nchannels_last = false\n'
+            f'[[phase]]\nsteps = 2\n')
+    (tmp_path / "first.toml").write_text(head)
+    (tmp_path / "both.toml").write_text(head + "[[phase]]\nsteps = 2\nlr = 1e-4\nnew_optimisers = true\n")
+
+    def train(recipe, out, *more):
+        r = subprocess.run([str(torchrun), "--standalone", "--nproc-per-node", "2", "-m", "vgan_lib", "train",
+                            "--recipe", str(tmp_path / recipe), "--out", str(tmp_path / out), "--workers", "0",
+                            "--no-progress", *more], capture_output=True, text=True, cwd=ROOT, timeout=600,
+                           env={**os.environ, "OMP_NUM_THREADS": "1"})
+        assert r.returncode == 0, r.stderr[-2000:]
+
+    train("both.toml", "straight")
+    train("first.toml", "stopped")
+    train("both.toml", "stopped", "--resume")
+    a, b = (load_checkpoint(tmp_path / run / "checkpoint.pt") for run in ("straight", "stopped"))
+    assert a["step"] == b["step"] == 4
+    assert same(a["G"], b["G"]) and same(a["D"], b["D"]) and a["train_config"]["lr"] == 1e-4
