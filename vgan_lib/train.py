@@ -163,6 +163,7 @@ class GANTrainer:
             if not last:
                 scaler.scale(loss_d).backward()
                 scaler.step(self.opt_D)
+                scaler.update()  # fp16's scaler takes one step per optimiser between updates
         # The G step reuses D's logits on the fakes, as the original does: both gradients
         # are taken before either net moves, each reaching only its own net's weights.
         adv = g_loss(logit_fake.float(), cfg.g_loss)
