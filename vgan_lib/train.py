@@ -40,7 +40,7 @@ __all__ = ["TrainConfig", "d_loss", "g_loss", "mask_penalty", "GANTrainer", "Shu
 class TrainConfig:
     """The optimisation settings; the defaults are the original's."""
 
-    batch_size: int = option(64, "videos per batch (the original: 64)", at_least=1)
+    batch_size: int = option(64, "videos per batch, per process under torchrun", at_least=1)
     lr: float = option(2e-4, "Adam learning rate of G and D", above=0)
     beta1: float = option(0.5, "Adam beta1", at_least=0, below=1)
     beta2: float = option(0.999, "Adam beta2", at_least=0, below=1)
