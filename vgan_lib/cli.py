@@ -173,16 +173,15 @@ _OUTPUT_OPTIONS = {"recipe", "out", "workers", "sample_every", "checkpoint_every
 
 
 def _cmd_sample(args) -> int:
-    import torch
-
     from .checkpoint import load_models
     from .files import ensure_writable_dir
+    from .latent import sample_latents
     from .model import generate
     from .video import to_uint8, write_video_grid
 
     out = ensure_writable_dir(args.out, UsageError)
     G, _ = load_models(args.checkpoint, device=_device(args.device))
-    streams = generate(G, torch.randn(args.n, G.cfg.z_dim, generator=torch.Generator().manual_seed(args.seed)))
+    streams = generate(G, sample_latents(args.n, G.cfg.z_dim, args.seed))
     views = {"video": streams.video}
     if streams.mask is not None:
         views.update(foreground=streams.foreground, mask=streams.mask,

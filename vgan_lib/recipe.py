@@ -18,10 +18,11 @@ from typing import List, Optional
 import torch
 
 from .checkpoint import load_checkpoint
+from .device import autocast, pick_device
 from .distributed import rank_and_world
 from .errors import UsageError
+from .latent import sample_latents
 from .model import build_models, get_config
-from .device import autocast, pick_device
 from .options import checked, problem
 from .synthetic import SyntheticSpec
 from .train import GANTrainer, TrainConfig, fit, init_from, resume
@@ -151,7 +152,7 @@ def run_recipe(recipe: Recipe, out, *, resume_run: bool = False, workers: int = 
         log(f"started from the weights of {recipe.init}")
     log(f"model {cfg}; device {trainer.device}, {trainer.precision}; {len(data)} clips; {ends[-1]} steps in "
         f"{len(ends)} phase(s); {world} process(es), batch {first.batch_size} each, {first.batch_size * world} in all")
-    fixed_z = torch.randn(16, cfg.z_dim, generator=torch.Generator().manual_seed(first.seed + 1))
+    fixed_z = sample_latents(16, cfg.z_dim, first.seed + 1)
     for i, (phase, end) in enumerate(zip(phases, ends)):
         start = end - phase.steps
         if trainer.step_count >= end:
