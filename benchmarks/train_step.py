@@ -6,11 +6,14 @@
 
 The naive step is written here as the common PyTorch port writes it: G runs on the latents
 once for the D step and again for the G step, D's weights get gradients in the G step too,
-fp32, contiguous tensors (G twice, D three times an iteration). The kit's step (``GANTrainer``)
-runs G once and D on the fakes once. Each round times every mode in turn for ``--seconds``, so
-all of them meet the same machine load; the table gives the median over the rounds, the ratio
-to the naive step, and the achieved GFLOP/s as a share of this CPU's measured convolution
-ceiling (Conv3d forward + backward, channels_last_3d, at the network's own layer sizes).
+fp32, contiguous tensors, G's two heads as two convolutions (G twice, D three times an iteration).
+The kit's step (``GANTrainer``) runs G once, its heads as one convolution, and D on the fakes once;
+"default, 2 heads" is the kit's step with the heads apart, to show what the fused heads save.
+Each round times every mode in turn for ``--seconds``, so all of them meet the same machine load;
+the table gives the median over the rounds, the ratio to the naive step, and the achieved GFLOP/s
+as a share of the network's conv ceiling: every convolution of G and D at the shapes of one step,
+forward + backward, fp32, channels_last_3d, run alone back to back (the best single D layer is
+printed beside it, for what this CPU's convolutions reach at their best at these sizes).
 FLOPs are counted by torch's FlopCounterMode on a real step. ``--compile`` adds torch.compile;
 ``--ddp`` times one process with all threads against two gloo processes with half each;
 ``--allocators`` times the default step in child processes with glibc's allocator and with
@@ -29,11 +32,12 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from vgan_lib.data import GolfClips
 from vgan_lib.device import native_bf16, pick_precision
-from vgan_lib.model import build_models, get_config
+from vgan_lib.model import Streams, build_models, get_config
 from vgan_lib.train import GANTrainer, TrainConfig, d_loss, g_loss
 
 MODES = {  # name -> TrainConfig settings; "naive" is the step written below
@@ -42,7 +46,21 @@ MODES = {  # name -> TrainConfig settings; "naive" is the step written below
     "fp32+cl3d": dict(precision="fp32", channels_last=True),
     "bf16+cl3d": dict(precision="bf16", channels_last=True),
     "default": dict(precision="auto", channels_last=True),
+    "default, 2 heads": dict(precision="auto", channels_last=True),   # G's heads as two convolutions
 }
+
+
+def heads_apart(G):
+    """Make G run its video and mask heads as two transposed convolutions, as the common port does
+    (the kit runs them as one when gradients flow). Same weights, same outputs up to float rounding."""
+    def forward(z, return_streams=False):
+        B = z.shape[0]
+        h = G.foreground(z.view(B, -1, 1, 1, 1))
+        f, m, b = G.video_head(h), G.mask_head(h), G.background(z.view(B, -1, 1, 1))
+        video = m * f + (1 - m) * b.unsqueeze(2)
+        return Streams(video, f, b, m) if return_streams else video
+    G.forward = forward
+    return G
 
 
 class NaiveStep:
@@ -69,6 +87,8 @@ class NaiveStep:
 
 def make_step(preset: str, mode: str, batch: int, device: str, compile_step: bool):
     G, D = build_models(get_config(preset))
+    if MODES[mode] is None or "2 heads" in mode:
+        heads_apart(G)
     if MODES[mode] is None:
         runner = NaiveStep(G.to(device), D.to(device))
     else:
@@ -86,26 +106,49 @@ def flops_per_video(preset: str, mode: str) -> float:
     return counter.get_total_flops() / 2
 
 
-def conv_ceiling(preset: str, batch: int, seconds: float) -> float:
-    """The best GFLOP/s of Conv3d forward + backward over D's stride-2 layers (the bulk of a step's
-    work) at this batch, channels_last_3d, fp32: what this CPU's convolutions reach at these sizes."""
-    cfg, best = get_config(preset), 0.0
-    for k in range(3):   # D's 2nd, 3rd and 4th layers: width * 2^k -> width * 2^(k+1) channels
-        c, t, s = cfg.width << k, cfg.frames >> (k + 1), cfg.size >> (k + 1)
-        x = torch.randn(batch, c, t, s, s).contiguous(memory_format=torch.channels_last_3d).requires_grad_()
-        w = torch.randn(2 * c, c, 4, 4, 4).contiguous(memory_format=torch.channels_last_3d).requires_grad_()
+def conv_ceiling(preset: str, batch: int, reps: int = 5) -> dict:
+    """GFLOP/s of convolutions alone, forward + backward, fp32. ``network``: every convolution of G and D at
+    the shapes one training step gives it, each in the faster of contiguous and channels_last memory (total
+    FLOPs over the sum of the best times: what a step would reach if it did nothing but its convolutions).
+    ``best layer``: the best of D's stride-2 layers, channels_last_3d (this CPU's convolutions at their best
+    at these sizes)."""
+    cfg = get_config(preset)
+    G, D = build_models(cfg)
+    calls = []   # (module, input shape) of every convolution in one G + D pass
 
-        def once():
-            F.conv3d(x, w, stride=2, padding=1).sum().backward()
+    def record(mod, inp, _out):
+        calls.append((mod, inp[0].shape))
 
+    convs = [m for m in list(G.modules()) + list(D.modules()) if isinstance(m, nn.modules.conv._ConvNd)]
+    handles = [m.register_forward_hook(record) for m in convs]
+    with torch.no_grad():
+        D(heads_apart(G)(torch.randn(batch, cfg.z_dim)))
+    for h in handles:
+        h.remove()
+    functional = {nn.Conv3d: F.conv3d, nn.ConvTranspose3d: F.conv_transpose3d, nn.Conv2d: F.conv2d,
+                  nn.ConvTranspose2d: F.conv_transpose2d}
+
+    def best_time(mod, shape, fmt):
+        x = torch.randn(shape).contiguous(memory_format=fmt).requires_grad_()
+        w = mod.weight.detach().clone().contiguous(memory_format=fmt).requires_grad_()
+        fn = functional[type(mod)]
+        times = []
+        for _ in range(reps + 1):   # the first call chooses kernels and is not counted
+            t0 = time.perf_counter()
+            fn(x, w, stride=mod.stride, padding=mod.padding).sum().backward()
+            times.append(time.perf_counter() - t0)
         with FlopCounterMode(display=False) as counter:
-            once()
-        n, t0 = 0, time.perf_counter()
-        while n < 3 or time.perf_counter() - t0 < seconds / 3:
-            once()
-            n += 1
-        best = max(best, counter.get_total_flops() * n / (time.perf_counter() - t0) / 1e9)
-    return best
+            fn(x, w, stride=mod.stride, padding=mod.padding).sum().backward()
+        return min(times[1:]), counter.get_total_flops()
+
+    flops = total = best = 0.0
+    for mod, shape in calls:
+        last = torch.channels_last_3d if len(shape) == 5 else torch.channels_last
+        (t_cl, f), (t_contig, _) = best_time(mod, shape, last), best_time(mod, shape, torch.contiguous_format)
+        flops, total = flops + f, total + min(t_cl, t_contig)
+        if mod in list(D.trunk)[1:] and mod.stride == (2, 2, 2):
+            best = max(best, f / t_cl)
+    return {"best layer": best / 1e9, "network": flops / total / 1e9}
 
 
 def videos_per_second(step, real, seconds: float, device: str) -> float:
@@ -199,14 +242,16 @@ def main(argv=None) -> int:
         for _ in range(args.rounds):
             for m, (step, real) in steps.items():
                 times[m].append(videos_per_second(step, real, args.seconds, args.device))
-        ceiling = conv_ceiling(preset, batch, args.seconds) if args.device == "cpu" else float("nan")
-        print(f"\n{preset}, batch {batch}, {args.rounds} rounds of {args.seconds:g} s; conv ceiling "
-              f"{ceiling:.0f} GFLOP/s (fp32, channels_last_3d)")
-        print(f"{'mode':<16} {'videos/s':>9} {'x naive':>8} {'GFLOP/video':>12} {'GFLOP/s':>8} {'of ceiling':>10}")
+        ceilings = conv_ceiling(preset, batch) if args.device == "cpu" else {}
+        ceiling = ceilings.get("network", float("nan"))
+        print(f"\n{preset}, batch {batch}, {args.rounds} rounds of {args.seconds:g} s; conv ceiling (fp32, "
+              f"forward + backward alone): "
+              + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in ceilings.items()))
+        print(f"{'mode':<18} {'videos/s':>9} {'x naive':>8} {'GFLOP/video':>12} {'GFLOP/s':>8} {'of network':>10}")
         base = statistics.median(times["naive"]) if "naive" in times else float("nan")
         for m, ts in times.items():
             vps, gflop = statistics.median(ts), flops_per_video(preset, m.split("+compile")[0]) / 1e9
-            print(f"{m:<16} {vps:>9.2f} {vps / base:>8.2f} {gflop:>12.2f} {vps * gflop:>8.1f} "
+            print(f"{m:<18} {vps:>9.2f} {vps / base:>8.2f} {gflop:>12.2f} {vps * gflop:>8.1f} "
                   f"{vps * gflop / ceiling:>10.0%}", flush=True)
         if args.ddp:
             ddp_rows(preset, batch, args.seconds)

@@ -63,6 +63,24 @@ def test_composite_is_mask_times_foreground_plus_inverse_mask_times_background(t
     assert torch.equal(G(torch.zeros(2, tiny_cfg.z_dim)), G(torch.zeros(2, tiny_cfg.z_dim)))
 
 
+def test_training_runs_the_two_heads_as_one_convolution_with_the_same_numbers(tiny_cfg):
+    G, _ = build_models(tiny_cfg)
+    G.eval()  # BatchNorm from running statistics, so both passes see the same h
+    called = []
+    for head in (G.video_head[0], G.mask_head[0]):
+        head.register_forward_hook(lambda *_: called.append(1))
+    z = torch.randn(3, tiny_cfg.z_dim)
+    fused = G(z, return_streams=True)
+    assert called == []                       # with gradients on, neither head module ran
+    with torch.no_grad():
+        apart = G(z, return_streams=True)
+    assert len(called) == 2
+    for a, b in zip(fused, apart):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    fused.video.sum().backward()              # the gradient reaches both heads' own weights
+    assert G.video_head[0].weight.grad.abs().sum() > 0 and G.mask_head[0].weight.grad.abs().sum() > 0
+
+
 def test_one_stream_generator_has_no_mask_and_no_background():
     cfg = PRESETS["paper"]
     G = OneStreamGenerator(cfg)

@@ -17,6 +17,7 @@ from typing import NamedTuple, Optional
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from .options import check_fields, option
 
@@ -125,8 +126,15 @@ class TwoStreamGenerator(nn.Module):
         """z: (B, z_dim) -> video (B, 3, T, H, W), or ``Streams`` when ``return_streams``."""
         B = z.shape[0]
         h = self.foreground(z.view(B, -1, 1, 1, 1))
-        f = self.video_head(h)                       # (B, 3, T, H, W)
-        m = self.mask_head(h)                        # (B, 1, T, H, W)
+        if torch.is_grad_enabled():
+            # Both heads as one 64->4 transposed conv, split after: training reads the large h once, not twice.
+            # Under no_grad (sampling, the layer table) they run as the two modules; both agree to float rounding.
+            (vw, vb), (mw, mb) = self.video_head[0].parameters(), self.mask_head[0].parameters()
+            fm = F.conv_transpose3d(h, torch.cat((vw, mw), 1), torch.cat((vb, mb)), stride=2, padding=1)
+            f, m = torch.tanh(fm[:, :3]), torch.sigmoid(fm[:, 3:])
+        else:
+            f, m = self.video_head(h), self.mask_head(h)
+        # f: (B, 3, T, H, W), m: (B, 1, T, H, W)
         b = self.background(z.view(B, -1, 1, 1))     # (B, 3, H, W)
         # m broadcasts over colour, b over time
         video = m * f + (1 - m) * b.unsqueeze(2)
