@@ -136,4 +136,4 @@ def test_errors_from_inside_dataloader_workers_still_name_the_file(tmp_path):
     ds = GolfClips(_list(tmp_path, "bad.jpg"), frames=2, size=8)
     with pytest.raises(DataError) as err:
         next(iter(torch.utils.data.DataLoader(ds, num_workers=1)))
-    assert one_line(err.value) == f"{tmp_path / 'bad.jpg'}: not an image"
+    assert one_line(err.value) == f"{tmp_path / 'bad.jpg'}: not an image (text)"

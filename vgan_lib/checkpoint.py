@@ -5,14 +5,16 @@ classifier) and a version, which ``read_file`` checks. A trainer hands over its 
 from __future__ import annotations
 
 import os
+import re
 import textwrap
+import warnings
 from pathlib import Path
 from typing import Optional, Union
 
 import torch
 
 from .errors import CheckpointError
-from .files import atomic_path, ensure_writable_dir
+from .files import atomic_path, ensure_writable_dir, wrong_file
 from .model import VideoGANConfig, build_models
 
 __all__ = ["GAN_FORMAT", "atomic_save", "read_file", "save_checkpoint", "save_weights", "load_checkpoint",
@@ -52,10 +54,15 @@ def read_file(path: PathLike, fmt: str = GAN_FORMAT) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such {what} file")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns of a pickle protocol before it refuses the file
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # zip errors, unpickling refusals, truncation...
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path}: not a vgan_lib {what} (torch.load failed: {reason})") from None
+        # torch's refusal of pickled objects suggests weights_only=False, which would run the file's code
+        text, found = str(e).strip() or type(e).__name__, re.search(r"GLOBAL (\S+)", str(e))
+        reason = (f"it holds pickled Python objects ({found[1]}) that a safe load refuses" if found else "not a "
+                  "torch file" if "Unsupported operand" in text else f"torch.load failed: {text.split('. ')[0]}")
+        raise CheckpointError(f"{path}: not a vgan_lib {what} ({wrong_file(path) or reason})") from None
     found = state.get("format") if isinstance(state, dict) else None
     if found != fmt:
         other = FORMATS.get(found, (None,))[0]

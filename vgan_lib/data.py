@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 
 from .errors import DataError
-from .files import PathLike, list_lines
+from .files import PathLike, list_lines, wrong_file
 
 __all__ = ["read_list_file", "load_strip", "GolfClips"]
 
@@ -41,7 +41,9 @@ def load_strip(path: PathLike, frames: int = 32, size: int = 64) -> torch.Tensor
     except FileNotFoundError:
         raise DataError(f"{path}: listed clip is missing") from None
     except UnidentifiedImageError:
-        raise DataError(f"{path}: not an image") from None
+        raise DataError(f"{path}: not an image" + (f" ({bad})" if (bad := wrong_file(path)) else "")) from None
+    except Image.DecompressionBombError as e:  # a damaged or hostile header claiming a vast image
+        raise DataError(f"{path}: image too large to decode safely ({str(e).split(', ')[0]})") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise DataError(f"{path}: truncated or unreadable image ({e})") from None
     h, w = pixels.shape[:2]

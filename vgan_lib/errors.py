@@ -1,5 +1,7 @@
 """The kit's exceptions: each message is one line that names the file and what is wrong."""
 
+import re
+
 __all__ = ["VganError", "UsageError", "DataError", "CheckpointError", "one_line"]
 
 
@@ -22,7 +24,8 @@ class CheckpointError(VganError, ValueError):
 def one_line(exc: BaseException) -> str:
     """The last line of an exception's message, without the kit's exception class names."""
     # a DataLoader worker re-raises errors with the worker's traceback before the kit's own message
-    text = str(exc).strip()
+    # terminal escapes and other control characters would reach the user's terminal raw
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]|[\x00-\x08\x0b-\x1f\x7f]", "", str(exc)).strip()
     line = text.splitlines()[-1] if text else type(exc).__name__
     for prefix in ("vgan_lib.errors.DataError: ", "vgan_lib.errors.CheckpointError: "):
         if line.startswith(prefix):
