@@ -8,25 +8,25 @@ import hashlib
 import json
 from contextlib import closing
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
 from ..errors import DataError
-from ..files import atomic_path, ensure_writable_dir, run_jobs
+from ..files import atomic_path, ensure_writable_dir, run_jobs, wrong_file
 from .index import Video, report
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: damaged videos are found (decoding errors counted), not cached
 
 
-def decode_video(path, size: int, stride=1, fps: float | None = None) -> np.ndarray:
-    """uint8 ``(N, size, size, 3)``: short side resized to ``size``, centre crop; ``fps`` resamples
-    time first (nearest frame), then every ``stride``-th frame is kept. Bad files: ``DataError``."""
-    # each frame shrinks as it is decoded (area filter): a long video never sits in memory at full size
+def video_frames(path) -> Iterator[tuple]:
+    """``(av.VideoFrame, the stream's frame rate or None)`` for every frame of a video's first video stream, or
+    DataError naming the file: missing, truncated, no video at all (told by its first bytes), unreadable, or
+    damaged. FFmpeg conceals damaged bytes and decodes on: the errors its decoder reports are counted, and any
+    ends the video with an error after its last frame."""
     import av
 
     path = Path(path)
-    if stride < 1:
-        raise ValueError(f"stride must be at least 1, got {stride}")
     if not path.is_file():
         raise DataError(f"{path}: no such video file")
     with open(path, "rb") as f:  # an AVI states its length: a truncated one still decodes its first frames
@@ -35,36 +35,53 @@ def decode_video(path, size: int, stride=1, fps: float | None = None) -> np.ndar
         declared, actual = int.from_bytes(head[4:8], "little") + 8, path.stat().st_size
         if actual < declared:
             raise DataError(f"{path}: truncated video ({actual} of {declared} bytes)")
-    out: list[np.ndarray] = []
+    n, level = 0, av.logging.get_level()
+    av.logging.set_level(av.logging.ERROR)
     try:
-        with av.open(str(path)) as container:
+        with av.logging.Capture(local=False) as logs, av.open(str(path)) as container:
             if not container.streams.video:
                 raise DataError(f"{path}: has no video stream")
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
-            src_fps = float(stream.average_rate) if stream.average_rate else None
-            step = 1.0 / fps if fps and src_fps else None
-            next_t, kept = 0.0, 0  # time of the next output frame; frames emitted so far
-            for i, frame in enumerate(container.decode(stream)):
-                repeats = 0 if step else 1
-                while step and next_t < (i + 1) / src_fps - 1e-9:  # on screen from i/src_fps until (i+1)/src_fps
-                    repeats, next_t = repeats + 1, next_t + step
-                for _ in range(repeats):
-                    if kept % stride == 0:
-                        W, H = frame.width, frame.height  # short side to size, aspect kept
-                        w, h = ((max(size, round(W * size / H)), size) if W >= H
-                                else (size, max(size, round(H * size / W))))
-                        rgb = frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
-                        y0, x0 = (h - size) // 2, (w - size) // 2
-                        out.append(rgb[y0:y0 + size, x0:x0 + size])
-                    kept += 1
+            rate = float(stream.average_rate) if stream.average_rate else None
+            for n, frame in enumerate(container.decode(stream), 1):
+                yield frame, rate
+        errors = [" ".join(m.split()) for lvl, _, m in logs if lvl <= av.logging.ERROR]
     except DataError:
         raise
     except (av.error.FFmpegError, OSError, ValueError, RuntimeError) as e:
-        what = "cannot open video" if not out else f"decoding failed after {len(out)} frames"
-        raise DataError(f"{path}: corrupt video, {what} ({type(e).__name__}: {e})") from None
-    if not out:
+        what = f"decoding failed after {n} frames" if n else "cannot open video"
+        bad = wrong_file(path)
+        raise DataError(f"{path}: not a video ({bad})" if bad else f"{path}: corrupt video, {what} ({e})") from None
+    finally:
+        av.logging.set_level(level)
+    if errors:
+        raise DataError(f"{path}: corrupt video, {len(errors)} decoding errors in {n} frames (first: {errors[0]})")
+    if not n:
         raise DataError(f"{path}: video has no frames")
+
+
+def decode_video(path, size: int, stride=1, fps: float | None = None) -> np.ndarray:
+    """uint8 ``(N, size, size, 3)``: short side resized to ``size``, centre crop; ``fps`` resamples
+    time first (nearest frame), then every ``stride``-th frame is kept. Bad files: ``DataError``."""
+    # each frame shrinks as it is decoded (area filter): a long video never sits in memory at full size
+    if stride < 1:
+        raise ValueError(f"stride must be at least 1, got {stride}")
+    out: list[np.ndarray] = []
+    next_t, kept = 0.0, 0  # time of the next output frame; frames emitted so far
+    for i, (frame, src_fps) in enumerate(video_frames(path)):
+        step = 1.0 / fps if fps and src_fps else None
+        repeats = 0 if step else 1
+        while step and next_t < (i + 1) / src_fps - 1e-9:  # on screen from i/src_fps until (i+1)/src_fps
+            repeats, next_t = repeats + 1, next_t + step
+        for _ in range(repeats):
+            if kept % stride == 0:
+                W, H = frame.width, frame.height  # short side to size, aspect kept
+                w, h = (max(size, round(W * size / H)), size) if W >= H else (size, max(size, round(H * size / W)))
+                rgb = frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
+                y0, x0 = (h - size) // 2, (w - size) // 2
+                out.append(rgb[y0:y0 + size, x0:x0 + size])
+            kept += 1
     return np.stack(out)
 
 
