@@ -11,7 +11,6 @@ import math
 import os
 import sys
 import warnings
-from pathlib import Path
 from typing import Optional, Sequence
 
 from .errors import UsageError
@@ -60,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     quiet = argparse.ArgumentParser(add_help=False)  # the option every long-running command has
     quiet.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--version", action="store_true", help="print the library version and exit")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an unexpected error")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
     p = sub.add_parser("make-data", help="write the synthetic data set in the golf format", description="Write "
@@ -139,7 +139,7 @@ def _cmd_train(args) -> int:
     import torch
 
     from .distributed import rank_and_world, start_from_env
-    from .files import ensure_writable_dir
+    from .files import ensure_writable_dir, write_text_atomic
     from .recipe import load_recipe, run_recipe
 
     if args.recipe:
@@ -164,7 +164,7 @@ def _cmd_train(args) -> int:
         return 0
     last = trainer.history[-1] if trainer.history else {}
     summary = {"step": trainer.step_count, **{k: round(v, 4) for k, v in last.items() if k != "step"}}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     print(f"done: {json.dumps(summary)}; checkpoint {out / 'checkpoint.pt'}")
     return 0
 
@@ -179,8 +179,9 @@ def _cmd_sample(args) -> int:
     from .model import generate
     from .video import to_uint8, write_video_grid
 
+    device = _device(args.device)
+    G, _ = load_models(args.checkpoint, device=device)
     out = ensure_writable_dir(args.out, UsageError)
-    G, _ = load_models(args.checkpoint, device=_device(args.device))
     streams = generate(G, sample_latents(args.n, G.cfg.z_dim, args.seed))
     views = {"video": streams.video}
     if streams.mask is not None:
@@ -272,7 +273,7 @@ def _cmd_make_actions(args) -> int:
 
 def _cmd_finetune(args) -> int:
     from .checkpoint import load_checkpoint
-    from .files import ensure_writable_dir
+    from .files import ensure_writable_file, write_text_atomic
     from .ucf.clips import ClipSettings
     from .ucf.finetune import FinetuneConfig, fit_classifier, save_classifier
 
@@ -282,8 +283,8 @@ def _cmd_finetune(args) -> int:
         raise UsageError(f"--mode {tune.mode} starts from a GAN's discriminator: give --checkpoint "
                          f"(or use --mode scratch)")
     device = _device(args.device)
-    out = Path(args.out)
-    ensure_writable_dir(out.parent, UsageError)  # fail now, not after training
+    out = ensure_writable_file(args.out, UsageError)  # fail now, not after training
+    ensure_writable_file(out.with_suffix(".json"), UsageError)
     if checkpoint is not None:
         cfg = load_checkpoint(checkpoint)["model_config"]
         if tune.mode == "scratch":
@@ -299,18 +300,18 @@ def _cmd_finetune(args) -> int:
     summary = {**result.to_dict(), "checkpoint": checkpoint, "data": str(args.data), **data.settings,
                "evaluation": result.evaluation.to_dict(), "history": result.history}
     save_classifier(out, result.model, data.classes, tune.mode, data.settings, extra=summary)
-    out.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(out.with_suffix(".json"), json.dumps(summary, indent=2) + "\n")
     print(f"saved {out} (metrics: {out.with_suffix('.json')})")
     return 0
 
 
 def _cmd_evaluate(args) -> int:
-    from .files import ensure_writable_dir
+    from .files import ensure_writable_file, write_text_atomic
     from .ucf.clips import ClipSettings
     from .ucf.finetune import evaluate, load_classifier
 
     if args.json:  # fail now, not after the evaluation
-        ensure_writable_dir(Path(args.json).parent, UsageError)
+        ensure_writable_file(args.json, UsageError)
     device = _device(args.device)
     model, info = load_classifier(args.classifier, device=device)
     # an option given here wins over the one saved with the classifier
@@ -326,7 +327,7 @@ def _cmd_evaluate(args) -> int:
     print(f"classifier {args.classifier} (mode {info['mode']})")
     print(result.format())
     if args.json:
-        Path(args.json).write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        write_text_atomic(args.json, json.dumps(result.to_dict(), indent=2) + "\n")
     return 0
 
 
@@ -366,13 +367,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 "make-actions": _cmd_make_actions, "finetune": _cmd_finetune, "evaluate": _cmd_evaluate}
     try:
         return commands[args.command](args)
-    except VganError as e:
-        print(f"{PROG}: error: {one_line(e)}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:
+        if isinstance(e, (VganError, OSError)) and getattr(e, "filename", True):  # the user's to fix: one line
+            why = one_line(e) if isinstance(e, VganError) else f"{e.filename}: {e.strerror}"  # disk full, access...
+            print(f"{PROG}: error: {why}", file=sys.stderr)
+            return 2
+        if args.debug:
+            raise
+        import tempfile
+        import traceback
 
+        fd, log = tempfile.mkstemp(prefix=f"{PROG}-{args.command}-", suffix=".traceback.txt")
+        with os.fdopen(fd, "w") as f:
+            traceback.print_exc(file=f)
+        print(f"{PROG}: internal error: {type(e).__name__}: {one_line(e)} (traceback in {log}; "
+              f"{PROG} --debug {args.command} ... shows it)", file=sys.stderr)
+        return 1
 
 if __name__ == "__main__":
     sys.exit(main())
