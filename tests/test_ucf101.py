@@ -330,6 +330,55 @@ def test_bad_videos_are_skipped_and_reported_when_asked(tmp_path):
     assert bad not in [v.path for v in data.train.videos]
 
 
+def damaged_video(path: Path) -> Path:
+    """A noisy video (enough coded data to damage) whose bytes from a third of the way are overwritten by zeros,
+    keeping its length: FFmpeg conceals the damage and decodes on."""
+    frames = np.random.default_rng(0).integers(0, 256, (20, 48, 64, 3), dtype=np.uint8)
+    data = bytearray(write_avi(path, frames, 25).read_bytes())
+    start = len(data) // 3
+    data[start:start + len(data) // 10] = bytes(len(data) // 10)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_a_video_with_overwritten_bytes_is_found_by_its_decoding_errors(tmp_path):
+    level = av.logging.get_level()
+    with pytest.raises(DataError, match=r"damaged.avi: corrupt video, \d+ decoding errors in \d+ frames \(first: "):
+        decode_video(damaged_video(tmp_path / "damaged.avi"), 16)
+    assert av.logging.get_level() == level  # FFmpeg's logging is left as it was
+    assert decode_video(counting_video(tmp_path / "fine.avi", 5), 16).shape == (5, 16, 16, 3)
+
+
+def test_video_frames_gives_every_frame_with_the_frame_rate(tmp_path):
+    frames = list(decode.video_frames(counting_video(tmp_path / "v.avi", 7, fps=12)))
+    assert len(frames) == 7 and {rate for _, rate in frames} == {12.0}
+    assert np.allclose(brightness([f.to_ndarray(format="rgb24") for f, _ in frames]), range(20, 90, 10), atol=2)
+
+
+@pytest.mark.parametrize("content, what", [
+    (b"version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 9\n",
+     "a Git LFS pointer, not the file: run git lfs pull"),
+    (b"<!DOCTYPE html><html><body>Sign in</body></html>", "an HTML page"),
+    (b"", "an empty file"),
+])
+def test_a_file_that_is_no_video_is_named_for_what_it_is(tmp_path, content, what):
+    (tmp_path / "v.avi").write_bytes(content)
+    with pytest.raises(DataError) as e:
+        decode_video(tmp_path / "v.avi", 16)
+    assert str(e.value) == f"{tmp_path / 'v.avi'}: not a video ({what})"
+
+
+def test_a_damaged_video_is_skipped_and_reported_with_skip_bad(tmp_path):
+    root = official_tree(tmp_path)
+    bad = damaged_video(root / "UCF-101" / "YoYo" / "v_YoYo_g08_c01.avi")
+    with pytest.raises(DataError, match="v_YoYo_g08_c01.avi: corrupt video"):
+        load_ucf101(root, CFG, progress=False)
+    with pytest.warns(UserWarning, match="skipped 1"):
+        data = load_ucf101(root, CFG, on_error="skip", progress=False)
+    assert len(data.skipped) == 1 and "decoding errors" in data.skipped[0]
+    assert bad not in [v.path for v in data.train.videos] and len(data.train) == 11
+
+
 # ---------------------------------------------------------------------------- cache and data sets
 
 def test_fake_official_download_loads_into_gan_shaped_clips(tmp_path):

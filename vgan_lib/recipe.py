@@ -21,6 +21,7 @@ from .checkpoint import load_checkpoint
 from .device import autocast, pick_device
 from .distributed import rank_and_world
 from .errors import UsageError
+from .files import read_text
 from .latent import sample_latents
 from .model import build_models, get_config
 from .options import checked, problem
@@ -65,10 +66,8 @@ def load_recipe(path) -> Recipe:
     """Read and check a recipe file; every mistake is one UsageError line naming the file and key."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read the recipe ({e.strerror})") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raw = tomllib.loads(read_text(path, "recipe", UsageError))
+    except tomllib.TOMLDecodeError as e:
         raise UsageError(f"{path}: not a TOML recipe ({e})") from None
     unknown = set(raw) - {"model", "data", "train", "phase", "threads", "init", "description"}
     if unknown:
