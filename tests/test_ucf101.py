@@ -170,7 +170,7 @@ def test_a_listed_file_that_is_missing_is_an_error_naming_it(tmp_path):
 
 def test_a_missing_split_file_is_an_error_naming_it(tmp_path):
     root = official_tree(tmp_path, videos=False)
-    with pytest.raises(DataError, match="trainlist02.txt: no such file"):
+    with pytest.raises(DataError, match="trainlist02.txt: no such split list"):
         index_ucf101(root, split=2)
 
 

@@ -26,12 +26,12 @@ def ensure_writable_dir(folder: PathLike, error: Type[VganError] = DataError) ->
     """Create ``folder`` if needed; raise ``error`` in one line if files cannot be written there. Temporary
     files that an interrupted write left there are removed: every writer calls this before it starts."""
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise error(f"{folder}: output path exists and is not a folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise error(f"{folder}: cannot create the output folder ({e.strerror})") from None
-    if not folder.is_dir():
-        raise error(f"{folder}: output path exists and is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise error(f"{folder}: output folder is not writable")
     remove_stale_temps(folder)

@@ -51,7 +51,7 @@ def report(message: str, on_error: str, skipped: list[str]) -> None:
 def read_class_index(path) -> list[str]:
     """Class names from classInd.txt: ``names[0]`` is the class labelled 1."""
     path, names = Path(path), {}
-    for n, tokens in list_lines(path):
+    for n, tokens in list_lines(path, "class index"):
         if len(tokens) != 2 or not tokens[0].isdigit() or int(tokens[0]) in names:
             raise DataError(f"{path}:{n}: expected '<label> <ClassName>' with a new label, got {' '.join(tokens)!r}")
         names[int(tokens[0])] = tokens[1]
@@ -88,7 +88,7 @@ def read_split_list(path, classes: list[str], video_root, on_error="raise") -> t
     path, root = Path(path), Path(video_root)
     lookup = {name.lower(): i for i, name in enumerate(classes)}
     videos, skipped, listings = [], [], {}
-    for n, tokens in list_lines(path):
+    for n, tokens in list_lines(path, "split list"):
         rel = tokens[0].replace("\\", "/")
         folder = rel.split("/")[0] if "/" in rel else None
         label = lookup.get(folder.lower()) if folder else None
