@@ -1,6 +1,7 @@
 """The command line: help for every command, a working make-data -> train -> sample path,
 and one-line errors for bad arguments and bad files."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -141,3 +142,48 @@ def test_a_device_or_precision_this_machine_lacks_is_one_line_before_any_work(ca
                                 str(tmp_path / "r")])
     assert line == f"vgan: error: {message}"
     assert not (tmp_path / "r" / "checkpoint.pt").exists()
+
+
+def _failing(monkeypatch, error):
+    import vgan_lib.cli as cli
+
+    def fail(args):
+        raise error
+    monkeypatch.setattr(cli, "_cmd_sample", fail)
+    return ["sample", "--checkpoint", "x.pt"]
+
+
+def test_an_unexpected_error_is_one_line_naming_the_file_that_holds_its_traceback(capsys, monkeypatch):
+    argv = _failing(monkeypatch, RuntimeError("a \x1b[1mbroken\x1b[0m part\nits last line"))
+    assert main(argv) == 1
+    line, = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("vgan: internal error: RuntimeError: its last line (traceback in ")
+    log = Path(line.split("traceback in ")[1].split(";")[0])
+    assert "Traceback" in log.read_text() and "a \x1b[1mbroken" in log.read_text()
+    log.unlink()
+    with pytest.raises(RuntimeError, match="broken"):  # --debug: the traceback itself
+        main(["--debug", *argv])
+
+
+def test_a_file_the_system_refuses_is_one_line_naming_it(capsys, monkeypatch):
+    argv = _failing(monkeypatch, PermissionError(13, "Permission denied", "/data/run/checkpoint.pt"))
+    assert main(argv) == 2
+    assert capsys.readouterr().err == "vgan: error: /data/run/checkpoint.pt: Permission denied\n"
+
+
+def test_a_temporary_file_of_a_killed_write_is_removed_when_the_next_command_writes_there(tmp_path, synthetic_dir):
+    import subprocess as sp
+
+    gone = sp.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    run = tmp_path / "run"
+    run.mkdir()
+    stale = run / f".checkpoint.pt.{int(gone.stdout)}.k1lled_x.tmp"  # as atomic_path names it
+    live = run / f".checkpoint.pt.{os.getpid()}.inflight.tmp"  # a write still in progress (this process)
+    other = run / ".notes.tmp"  # not the kit's
+    for p in (stale, live, other):
+        p.write_bytes(b"half a checkpoint")
+    assert main(["train", "--data", str(synthetic_dir / "train.txt"), "--size", "16", "--frames", "16", "--width", "4",
+                 "--batch-size", "4", "--iterations", "1", "--workers", "0", "--no-progress", "--precision", "fp32",
+                 "--sample-every", "0", "--out", str(run)]) == 0
+    assert not stale.exists() and live.exists() and other.exists()
+    assert not [p for p in run.iterdir() if p.name.startswith(".checkpoint.pt.") and p != live]
