@@ -380,10 +380,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         import tempfile
         import traceback
 
-        fd, log = tempfile.mkstemp(prefix=f"{PROG}-{args.command}-", suffix=".traceback.txt")
-        with os.fdopen(fd, "w") as f:
-            traceback.print_exc(file=f)
-        print(f"{PROG}: internal error: {type(e).__name__}: {one_line(e)} (traceback in {log}; "
+        with tempfile.NamedTemporaryFile("w", prefix=f"{PROG}-{args.command}-", suffix=".txt", delete=False) as log:
+            traceback.print_exc(file=log)
+        print(f"{PROG}: internal error: {type(e).__name__}: {one_line(e)} (traceback in {log.name}; "
               f"{PROG} --debug {args.command} ... shows it)", file=sys.stderr)
         return 1
 

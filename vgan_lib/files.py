@@ -52,10 +52,8 @@ _TEMP = re.compile(r"\..+\.(\d+)\.\w{8}\.\w+")  # atomic_path's ".NAME.PID.RANDO
 def _running(pid: int) -> bool:
     try:  # signal 0 only asks on POSIX; on Windows os.kill would end the process, so only this one counts there
         return os.kill(pid, 0) is None if os.name == "posix" else pid == os.getpid()
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's
-        return True
+    except OSError as e:  # PermissionError: another user's process
+        return not isinstance(e, ProcessLookupError)
 
 
 def remove_stale_temps(folder: PathLike) -> list:
@@ -103,15 +101,13 @@ def read_text(path: PathLike, what: str = "file", error: Type[VganError] = DataE
     if not path.is_file():
         raise error(f"{path}: no such {what}")
     try:
-        bad = wrong_file(path, text=True)
-        text = bad or path.read_bytes().decode("utf-8-sig")
+        if not (bad := wrong_file(path, text=True)):
+            return path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as e:
         bad = f"byte {e.object[e.start]:#04x} at offset {e.start} is not UTF-8; save it as UTF-8"
     except OSError as e:
         raise error(f"{path}: cannot read the {what} ({e.strerror})") from None
-    if bad:
-        raise error(f"{path}: not a {what} ({bad})")
-    return text
+    raise error(f"{path}: not a {what} ({bad})")
 
 
 def list_lines(path, what: str = "file") -> list:

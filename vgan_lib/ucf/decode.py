@@ -20,10 +20,9 @@ CACHE_VERSION = 2  # 2: damaged videos are found (decoding errors counted), not 
 
 
 def video_frames(path) -> Iterator[tuple]:
-    """``(av.VideoFrame, the stream's frame rate or None)`` for every frame of a video's first video stream, or
-    DataError naming the file: missing, truncated, no video at all (told by its first bytes), unreadable, or
-    damaged. FFmpeg conceals damaged bytes and decodes on: the errors its decoder reports are counted, and any
-    ends the video with an error after its last frame."""
+    """``(av.VideoFrame, stream frame rate or None)`` for each frame of a video's first video stream, or DataError
+    naming the file: missing, truncated, no video (told by its first bytes), unreadable, or damaged: FFmpeg hides
+    damage and decodes on, so the errors its decoder reports are counted, and any raise one after the last frame."""
     import av
 
     path = Path(path)
