@@ -153,6 +153,8 @@ CASES = [
     case("train on CUDA without one", _train("--device", "cuda"), "'cuda'", marks=NO_CUDA),
     case("fp16 on the CPU", _train("--precision", "fp16"), "'fp16'"),
     case("a device torch does not know", _train("--device", "abacus"), "'abacus'"),
+    case("Apple's GPU off a Mac", _sample("--device", "mps"), "'mps'",
+         marks=pytest.mark.skipif(torch.backends.mps.is_available(), reason="this machine has MPS")),
     case("sample on CUDA without one", _sample("--device", "cuda"), "'cuda'", marks=NO_CUDA),
     case("finetune on CUDA without one", _finetune("act", "--device", "cuda"), "'cuda'", marks=NO_CUDA),
     case("evaluate on CUDA without one", _evaluate("act", "--device", "cuda"), "'cuda'", marks=NO_CUDA),

@@ -256,9 +256,9 @@ def _load_action_data(args, cfg, settings: dict, seed=0):
 
 
 def _device(name: str):
-    from .device import pick_device
+    from .recipe import usable_device
 
-    return checked(pick_device, name)
+    return usable_device(name)
 
 
 def _cmd_make_actions(args) -> int:

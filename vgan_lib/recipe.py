@@ -33,7 +33,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Phase", "Recipe", "load_recipe", "run_recipe"]
+__all__ = ["Phase", "Recipe", "load_recipe", "run_recipe", "usable_device"]
 
 WHOLE = {"kind": int, "at_least": 1, "none_ok": False}  # the rule of a phase's steps and of threads
 
@@ -104,6 +104,17 @@ def _config(where: str, settings: dict) -> TrainConfig:
         raise ValueError(f"{where}: {e}") from None
 
 
+def usable_device(name: str, precision: str = "fp32") -> torch.device:
+    """``pick_device(name)``, tried on this machine with ``precision``: one UsageError line if they cannot work."""
+    device = checked(pick_device, name)
+    try:
+        torch.empty(1, device=device)
+    except (RuntimeError, NotImplementedError):  # a backend this torch or machine lacks (mps off a Mac)
+        raise UsageError(f"device {name!r} asked for, but this torch cannot use it on this machine") from None
+    checked(autocast, device, precision)
+    return device
+
+
 def _dataset(recipe: Recipe, progress: bool):
     from .data import GolfClips
     from .synthetic import make_synthetic
@@ -131,7 +142,7 @@ def run_recipe(recipe: Recipe, out, *, resume_run: bool = False, workers: int = 
     if ckpt.exists() and not resume_run:
         raise UsageError(f"{ckpt} exists: pass --resume to continue it, or choose another --out")
     for phase in phases:  # a device or precision this machine lacks: one line, before any work
-        checked(autocast, checked(pick_device, phase.config.device), phase.config.precision)
+        usable_device(phase.config.device, phase.config.precision)
     if recipe.threads:
         torch.set_num_threads(recipe.threads)
     data = _dataset(recipe, progress)
