@@ -177,13 +177,13 @@ def test_a_temporary_file_of_a_killed_write_is_removed_when_the_next_command_wri
     gone = sp.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     run = tmp_path / "run"
     run.mkdir()
-    stale = run / f".checkpoint.pt.{int(gone.stdout)}.k1lled_x.tmp"  # as atomic_path names it
-    live = run / f".checkpoint.pt.{os.getpid()}.inflight.tmp"  # a write still in progress (this process)
-    other = run / ".notes.tmp"  # not the kit's
-    for p in (stale, live, other):
+    stale = run / f".checkpoint.pt.tmp-{int(gone.stdout)}-k1lled_x.tmp"  # as atomic_path names it
+    live = run / f".checkpoint.pt.tmp-{os.getpid()}-inflight.tmp"  # a write still in progress (this process)
+    others = [run / ".notes.tmp", run / ".backup.2024.01234567.tar"]  # not the kit's
+    for p in (stale, live, *others):
         p.write_bytes(b"half a checkpoint")
     assert main(["train", "--data", str(synthetic_dir / "train.txt"), "--size", "16", "--frames", "16", "--width", "4",
                  "--batch-size", "4", "--iterations", "1", "--workers", "0", "--no-progress", "--precision", "fp32",
                  "--sample-every", "0", "--out", str(run)]) == 0
-    assert not stale.exists() and live.exists() and other.exists()
+    assert not stale.exists() and live.exists() and all(p.exists() for p in others)
     assert not [p for p in run.iterdir() if p.name.startswith(".checkpoint.pt.") and p != live]

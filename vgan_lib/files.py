@@ -46,7 +46,7 @@ def ensure_writable_file(path: PathLike, error: Type[VganError] = DataError) -> 
     return path
 
 
-_TEMP = re.compile(r"\..+\.(\d+)\.\w{8}\.\w+")  # atomic_path's ".NAME.PID.RANDOM.SUFFIX"
+_TEMP = re.compile(r"\..+\.tmp-(\d+)-[a-z0-9_]{8}\.\w+")  # atomic_path's ".NAME.tmp-PID-RANDOM.SUFFIX"
 
 
 def _running(pid: int) -> bool:
@@ -69,7 +69,7 @@ def atomic_path(path: PathLike, suffix: str = ".tmp") -> Iterator[Path]:
     """Yield a temporary path beside ``path`` (ending in ``suffix``, for writers that choose a format
     by it); on success it is renamed over ``path``, on any error removed, ``path`` left as it was."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-{os.getpid()}-", suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
