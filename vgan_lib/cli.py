@@ -179,8 +179,7 @@ def _cmd_sample(args) -> int:
     from .model import generate
     from .video import to_uint8, write_video_grid
 
-    device = _device(args.device)
-    G, _ = load_models(args.checkpoint, device=device)
+    G, _ = load_models(args.checkpoint, device=_device(args.device))  # the device is tried first
     out = ensure_writable_dir(args.out, UsageError)
     streams = generate(G, sample_latents(args.n, G.cfg.z_dim, args.seed))
     views = {"video": streams.video}
