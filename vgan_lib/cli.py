@@ -255,7 +255,7 @@ def _load_action_data(args, cfg, settings: dict, seed=0):
 
 
 def _device(name: str):
-    from .recipe import usable_device
+    from .device import usable_device
 
     return usable_device(name)
 

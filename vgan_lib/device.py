@@ -8,7 +8,10 @@ import random
 import numpy as np
 import torch
 
-__all__ = ["pick_device", "native_bf16", "pick_precision", "autocast", "seed_everything", "PRECISIONS"]
+from .errors import UsageError
+from .options import checked
+
+__all__ = ["pick_device", "usable_device", "native_bf16", "pick_precision", "autocast", "seed_everything", "PRECISIONS"]
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -42,6 +45,17 @@ def pick_device(name: str = "auto") -> torch.device:
         raise ValueError(f"unknown device {name!r}: {e}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} asked for, but this torch sees no CUDA GPU")
+    return device
+
+
+def usable_device(name: str, precision: str = "fp32") -> torch.device:
+    """``pick_device(name)``, tried on this machine with ``precision``: one UsageError line if they cannot work."""
+    device = checked(pick_device, name)
+    try:
+        torch.empty(1, device=device)
+    except (RuntimeError, NotImplementedError):  # a backend this torch or machine lacks (mps off a Mac)
+        raise UsageError(f"device {name!r} asked for, but this torch cannot use it on this machine") from None
+    checked(autocast, device, precision)
     return device
 
 

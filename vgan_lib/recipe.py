@@ -18,7 +18,7 @@ from typing import List, Optional
 import torch
 
 from .checkpoint import load_checkpoint
-from .device import autocast, pick_device
+from .device import usable_device
 from .distributed import rank_and_world
 from .errors import UsageError
 from .files import read_text
@@ -33,7 +33,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = ["Phase", "Recipe", "load_recipe", "run_recipe", "usable_device"]
+__all__ = ["Phase", "Recipe", "load_recipe", "run_recipe"]
 
 WHOLE = {"kind": int, "at_least": 1, "none_ok": False}  # the rule of a phase's steps and of threads
 
@@ -102,17 +102,6 @@ def _config(where: str, settings: dict) -> TrainConfig:
         raise ValueError(f"{where}: {str(e).split('__init__() ')[-1]}") from None
     except ValueError as e:
         raise ValueError(f"{where}: {e}") from None
-
-
-def usable_device(name: str, precision: str = "fp32") -> torch.device:
-    """``pick_device(name)``, tried on this machine with ``precision``: one UsageError line if they cannot work."""
-    device = checked(pick_device, name)
-    try:
-        torch.empty(1, device=device)
-    except (RuntimeError, NotImplementedError):  # a backend this torch or machine lacks (mps off a Mac)
-        raise UsageError(f"device {name!r} asked for, but this torch cannot use it on this machine") from None
-    checked(autocast, device, precision)
-    return device
 
 
 def _dataset(recipe: Recipe, progress: bool):
