@@ -8,6 +8,7 @@ import hashlib
 import json
 from contextlib import closing
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -18,9 +19,10 @@ from .index import Video, report
 CACHE_VERSION = 1
 
 
-def decode_video(path, size: int, stride=1, fps: float | None = None) -> np.ndarray:
-    """uint8 ``(N, size, size, 3)``: short side resized to ``size``, centre crop; ``fps`` resamples
-    time first (nearest frame), then every ``stride``-th frame is kept. Bad files: ``DataError``."""
+def iter_frames(path, size: int | None, stride=1, fps: float | None = None, crop=True) -> Iterator[np.ndarray]:
+    """Yield uint8 ``(H, W, 3)`` frames upright (rotation metadata applied), short side resized to ``size`` (None:
+    as stored) and, with ``crop``, centre-cropped to ``(size, size)``; ``fps`` resamples time first (nearest frame),
+    then every ``stride``-th frame is kept. Bad files: ``DataError``."""
     # each frame shrinks as it is decoded (area filter): a long video never sits in memory at full size
     import av
 
@@ -35,7 +37,7 @@ def decode_video(path, size: int, stride=1, fps: float | None = None) -> np.ndar
         declared, actual = int.from_bytes(head[4:8], "little") + 8, path.stat().st_size
         if actual < declared:
             raise DataError(f"{path}: truncated video ({actual} of {declared} bytes)")
-    out: list[np.ndarray] = []
+    count = 0
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
@@ -52,20 +54,26 @@ def decode_video(path, size: int, stride=1, fps: float | None = None) -> np.ndar
                 for _ in range(repeats):
                     if kept % stride == 0:
                         W, H = frame.width, frame.height  # short side to size, aspect kept
-                        w, h = ((max(size, round(W * size / H)), size) if W >= H
-                                else (size, max(size, round(H * size / W))))
+                        s = size or min(W, H)
+                        w, h = (max(s, round(W * s / H)), s) if W >= H else (s, max(s, round(H * s / W)))
                         rgb = frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
-                        y0, x0 = (h - size) // 2, (w - size) // 2
-                        out.append(rgb[y0:y0 + size, x0:x0 + size])
+                        rgb = np.rot90(rgb, round(frame.rotation / 90) % 4)  # a phone's portrait video stands up
+                        y0, x0 = (rgb.shape[0] - s) // 2, (rgb.shape[1] - s) // 2
+                        count += 1
+                        yield np.ascontiguousarray(rgb[y0:y0 + s, x0:x0 + s] if crop else rgb)
                     kept += 1
     except DataError:
         raise
     except (av.error.FFmpegError, OSError, ValueError, RuntimeError) as e:
-        what = "cannot open video" if not out else f"decoding failed after {len(out)} frames"
+        what = "cannot open video" if not count else f"decoding failed after {count} frames"
         raise DataError(f"{path}: corrupt video, {what} ({type(e).__name__}: {e})") from None
-    if not out:
+    if not count:
         raise DataError(f"{path}: video has no frames")
-    return np.stack(out)
+
+
+def decode_video(path, size: int, stride=1, fps: float | None = None) -> np.ndarray:
+    """uint8 ``(N, size, size, 3)``: short side resized to ``size``, centre crop (``iter_frames``)."""
+    return np.stack(list(iter_frames(path, size, stride, fps)))
 
 
 def _decode_job(path: str, dest: str, size: int, stride: int, fps: float | None) -> tuple[int, str | None]:
