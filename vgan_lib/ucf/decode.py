@@ -20,9 +20,9 @@ CACHE_VERSION = 1
 
 
 def iter_frames(path, size: int | None, stride=1, fps: float | None = None, crop=True) -> Iterator[np.ndarray]:
-    """Yield uint8 ``(H, W, 3)`` frames upright (rotation metadata applied), short side resized to ``size`` (None:
-    as stored) and, with ``crop``, centre-cropped to ``(size, size)``; ``fps`` resamples time first (nearest frame),
-    then every ``stride``-th frame is kept. Bad files: ``DataError``."""
+    """Yield uint8 ``(H, W, 3)`` frames upright (rotation metadata applied), short side resized to ``size`` and,
+    with ``crop``, centre-cropped to ``(size, size)``; uncropped frames are only shrunk (``size`` None: as stored).
+    ``fps`` resamples time first (nearest frame), then every ``stride``-th frame is kept. Bad files: ``DataError``."""
     # each frame shrinks as it is decoded (area filter): a long video never sits in memory at full size
     import av
 
@@ -54,7 +54,7 @@ def iter_frames(path, size: int | None, stride=1, fps: float | None = None, crop
                 for _ in range(repeats):
                     if kept % stride == 0:
                         W, H = frame.width, frame.height  # short side to size, aspect kept
-                        s = size or min(W, H)
+                        s = min(W, H) if size is None or (not crop and size > min(W, H)) else size
                         w, h = (max(s, round(W * s / H)), s) if W >= H else (s, max(s, round(H * s / W)))
                         rgb = frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
                         rgb = np.rot90(rgb, round(frame.rotation / 90) % 4)  # a phone's portrait video stands up
