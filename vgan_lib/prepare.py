@@ -154,8 +154,8 @@ class PrepareResult:
     def summary(self) -> str:
         dropped = sum((Counter(r["dropped"]) for r in self.records), Counter())
         why = "; ".join(f"{n} {k}" for k, n in dropped.most_common()) or "none"
-        return (f"{len(self.records)} videos ({self.reused} already prepared), {self.clips} clips, "
-                f"{len(self.skipped)} videos skipped; dropped clips: {why}; list file: {self.list_file}")
+        return (f"videos prepared: {len(self.records)} ({self.reused} by an earlier run), "
+                f"skipped: {len(self.skipped)}; clips: {self.clips}; dropped clips: {why}; list file: {self.list_file}")
 
 
 def _videos(inputs, out: Path) -> list[tuple[Path, bool]]:

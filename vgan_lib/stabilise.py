@@ -106,11 +106,11 @@ class Footage:
     cuts: list          # the first frame of each shot after the first
 
 
-def camera_footage(shots=(30, 34), width=256, height=192, pan=3.0, shake=1.5, turn=2.0, grit=0.5,
+def camera_footage(shots=(30, 34), width=256, height=192, pan=3.0, shake=1.5, turn=2.0, grit=0.3,
                    seed=0) -> Footage:
     """Footage of ``vgan_lib.synthetic``'s scenes (moving objects over still ground), one scene a shot, filmed by a
-    camera that pans ``pan`` pixels a frame, shakes by N(0, ``shake``) pixels and turns up to ``turn`` degrees; the scenes have a still grain of
-    contrast ``grit``."""
+    camera that pans ``pan`` pixels a frame, shakes by N(0, ``shake``) pixels and turns up to ``turn`` degrees. The
+    scenes get a still grain of contrast ``grit``: the detail SIFT finds in real footage (the objects stay flat)."""
     from .synthetic import _background, render_clip
 
     rng = np.random.default_rng([seed, 9])
@@ -118,11 +118,10 @@ def camera_footage(shots=(30, 34), width=256, height=192, pan=3.0, shake=1.5, tu
     video, poses, masks = [], [], []
     for k, n in enumerate(shots):
         world = render_clip(k, n, side, seed, max_objects=2)
-        moving = np.abs(world.astype(np.int16) - (_background(np.random.default_rng([seed, k]), side)[0] * 255
-                                                   + 0.5).astype(np.int16)).max(-1) > 12
-        # a fine still grain on the scene, not on the objects: the detail SIFT finds in real footage
-        grain = cv2.GaussianBlur(rng.uniform(-grit, grit, (side, side)), (0, 0), 0.8)[None, ..., None] * ~moving[..., None]
-        world = np.clip(world * (1 + grain), 0, 255).astype(np.uint8)
+        scene = (_background(np.random.default_rng([seed, k]), side)[0] * 255 + 0.5).astype(np.int16)
+        moving = np.abs(world.astype(np.int16) - scene).max(-1) > 12
+        grain = cv2.GaussianBlur(rng.uniform(-grit, grit, (side, side)), (0, 0), 0.8)
+        world = np.clip(world * (1 + grain[None, ..., None] * ~moving[..., None]), 0, 255).astype(np.uint8)
         direction = rng.choice([-1.0, 1.0])
         for t in range(n):
             cx, cy = side / 2 + direction * pan * (t - n / 2) + rng.normal(0, shake), side / 2 + rng.normal(0, shake)
