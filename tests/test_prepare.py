@@ -122,6 +122,8 @@ def test_a_rerun_skips_finished_videos_and_new_settings_redo_them(shaky_video, t
     stamp = strip.stat().st_mtime_ns
     again = prepare(shaky_video, tmp_path, s, progress=False)
     assert again.reused == 1 and again.records == first.records and strip.stat().st_mtime_ns == stamp
+    os.utime(shaky_video)  # the video changed: prepared again
+    assert prepare(shaky_video, tmp_path, s, progress=False).reused == 0 and strip.stat().st_mtime_ns != stamp
     other = prepare(shaky_video, tmp_path, PrepareSettings(stabilise=False, size=32, frames=20), progress=False)
     assert other.reused == 0 and [(c["first"], c["frames"]) for c in other.records[0]["clips"]] == [(2, 20), (CUT, 20)]
     assert other.records[0]["dropped"] == {"shorter than 16 frames": 2}  # the rest of each shot

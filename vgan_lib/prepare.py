@@ -123,10 +123,15 @@ def prepare_video(video, dest, s: PrepareSettings = PrepareSettings()) -> dict:
         why = ", ".join(f"{n} {k}" for k, n in dropped.most_common())
         hint = " (a flat or blurred video has no features to match)" if "too few matches" in dropped else ""
         raise DataError(f"{video}: no clip could be made: {why}{hint}")
-    record = {"video": str(video.resolve()), "settings": asdict(s), "frames": seen[0], "clips": clips,
-              "dropped": dict(dropped)}
+    record = {"video": str(video.resolve()), "stamp": _stamp(video), "settings": asdict(s), "frames": seen[0],
+              "clips": clips, "dropped": dict(dropped)}
     write_text_atomic(dest / DONE, json.dumps(record, indent=1) + "\n")
     return record
+
+
+def _stamp(video: Path) -> list:
+    st = video.stat()  # a video replaced or edited since it was prepared is prepared again
+    return [st.st_size, st.st_mtime_ns]
 
 
 def _job(video: str, dest: str, s: PrepareSettings) -> tuple[dict | None, str | None]:
@@ -178,16 +183,16 @@ def _videos(inputs, out: Path) -> list[tuple[Path, bool]]:
 def prepare(inputs, out, settings: PrepareSettings = PrepareSettings(), workers: int = 1,
             progress: bool = True) -> PrepareResult:
     """Prepare every video in ``inputs`` (files, or folders searched for ``VIDEO_SUFFIXES``) into ``out`` and
-    write ``out/train.txt`` listing the clips of every finished video there. A video already finished with these
-    settings is skipped. A lone video file that gives no clip raises ``DataError``; among several videos, such a
-    video is reported in ``skipped`` (one line each) and the rest are prepared."""
+    write ``out/train.txt`` listing the clips of every finished video there. A video finished with these settings,
+    and not changed since, is skipped. A lone video file that gives no clip raises ``DataError``; among several
+    videos, such a video is reported in ``skipped`` (one line each) and the rest are prepared."""
     out = ensure_writable_dir(out, UsageError)
     videos = _videos([inputs] if isinstance(inputs, (str, Path)) else inputs, out)
     records, todo = {}, []
     for i, (video, _) in enumerate(videos):
         done = out / video_folder(video) / DONE
         record = json.loads(done.read_text()) if done.is_file() else None
-        if record and record["settings"] == asdict(settings):
+        if record and record["settings"] == asdict(settings) and record.get("stamp") == _stamp(video):
             records[i] = record
         else:
             todo.append(i)
