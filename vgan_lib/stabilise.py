@@ -84,13 +84,16 @@ def to_square(frame: np.ndarray, size: int) -> np.ndarray:
     return small[y0:y0 + size, x0:x0 + size]
 
 
-def frame_shifts(clip: np.ndarray) -> np.ndarray:
-    """(T - 1, 2) float: the shift (dx, dy) in pixels from each frame of ``clip`` (T, H, W, 3) to the next, by phase
-    correlation of the grey frames (the strongest common translation: the camera's, where the background fills most
-    of the frame)."""
+def frame_shifts(clip: np.ndarray, tiles: int = 4) -> np.ndarray:
+    """(T - 1, 2) float: the camera's shift (dx, dy) in pixels from each frame of ``clip`` (T, H, W, 3) to the next:
+    the median over a ``tiles`` x ``tiles`` grid of the tiles' shifts by phase correlation of the grey frames. A
+    moving object moves the tiles it covers; while it covers fewer than half, the median is the background's."""
     grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY).astype(np.float64) for f in clip]
-    window = cv2.createHanningWindow(grey[0].shape[::-1], cv2.CV_64F)
-    return np.array([cv2.phaseCorrelate(a, b, window)[0] for a, b in zip(grey, grey[1:])]).reshape(-1, 2)
+    th, tw = grey[0].shape[0] // tiles, grey[0].shape[1] // tiles
+    window = cv2.createHanningWindow((tw, th), cv2.CV_64F)
+    cells = [(slice(i * th, (i + 1) * th), slice(j * tw, (j + 1) * tw)) for i in range(tiles) for j in range(tiles)]
+    return np.array([np.median([cv2.phaseCorrelate(a[c], b[c], window)[0] for c in cells], axis=0)
+                     for a, b in zip(grey, grey[1:])]).reshape(-1, 2)
 
 
 def residual_motion(clips) -> float:
@@ -106,7 +109,7 @@ class Footage:
     cuts: list          # the first frame of each shot after the first
 
 
-def camera_footage(shots=(30, 34), width=256, height=192, pan=3.0, shake=1.5, turn=2.0, grit=0.3,
+def camera_footage(shots=(30, 34), width=256, height=192, pan=3.0, shake=1.5, turn=2.0, grit=0.2,
                    seed=0) -> Footage:
     """Footage of ``vgan_lib.synthetic``'s scenes (moving objects over still ground), one scene a shot, filmed by a
     camera that pans ``pan`` pixels a frame, shakes by N(0, ``shake``) pixels and turns up to ``turn`` degrees. The
@@ -115,13 +118,19 @@ def camera_footage(shots=(30, 34), width=256, height=192, pan=3.0, shake=1.5, tu
 
     rng = np.random.default_rng([seed, 9])
     side = 8 * round((max(width, height) + pan * max(shots) + 10 * shake + 0.05 * turn * width) / 8 + 2)
+    q = side // 4
     video, poses, masks = [], [], []
     for k, n in enumerate(shots):
-        world = render_clip(k, n, side, seed, max_objects=2)
-        scene = (_background(np.random.default_rng([seed, k]), side)[0] * 255 + 0.5).astype(np.int16)
-        moving = np.abs(world.astype(np.int16) - scene).max(-1) > 12
+        # the objects of a scene rendered at half the side, in the middle of the full-size scene the camera sees:
+        # as large in the view as in the kit's synthetic clips
+        small = render_clip(k, n, 2 * q, seed, max_objects=2)
+        still = (_background(np.random.default_rng([seed, k]), 2 * q)[0] * 255 + 0.5).astype(np.int16)
+        moving = np.zeros((n, side, side), bool)
+        moving[:, q:3 * q, q:3 * q] = np.abs(small.astype(np.int16) - still).max(-1) > 12
         grain = cv2.GaussianBlur(rng.uniform(-grit, grit, (side, side)), (0, 0), 0.8)
-        world = np.clip(world * (1 + grain[None, ..., None] * ~moving[..., None]), 0, 255).astype(np.uint8)
+        scene = np.clip(_background(np.random.default_rng([seed, k]), side)[0] + grain[..., None], 0, 1)
+        world = np.repeat((scene * 255 + 0.5).astype(np.uint8)[None], n, axis=0)
+        world[:, q:3 * q, q:3 * q][moving[:, q:3 * q, q:3 * q]] = small[moving[:, q:3 * q, q:3 * q]]
         direction = rng.choice([-1.0, 1.0])
         for t in range(n):
             cx, cy = side / 2 + direction * pan * (t - n / 2) + rng.normal(0, shake), side / 2 + rng.normal(0, shake)
