@@ -115,6 +115,17 @@ def test_the_clips_train_with_vgan_train_as_they_are(prepared, tmp_path):
                  "--no-progress"]) == 0
 
 
+def test_two_worker_processes_write_the_very_strips_one_process_writes(prepared, shaky_video, tmp_path):
+    for name in ("a.avi", "b.avi"):
+        os.link(shaky_video, tmp_path / name)
+    result = prepare(tmp_path, tmp_path / "out", workers=2, progress=False)
+    one = prepared[True][0]
+    assert len(result.records) == 2 and result.clips == 4
+    for record in result.records:
+        for mine, theirs in zip(record["clips"], one.records[0]["clips"]):
+            assert (tmp_path / "out" / mine["file"]).read_bytes() == (one.list_file.parent / theirs["file"]).read_bytes()
+
+
 def test_a_rerun_skips_finished_videos_and_new_settings_redo_them(shaky_video, tmp_path):
     s = PrepareSettings(stabilise=False, size=32)
     first = prepare(shaky_video, tmp_path, s, progress=False)
