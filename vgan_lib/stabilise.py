@@ -125,12 +125,13 @@ def camera_footage(shots=(30, 34), width=256, height=192, pan=3.0, shake=1.5, tu
         # as large in the view as in the kit's synthetic clips
         small = render_clip(k, n, 2 * q, seed, max_objects=2)
         still = (_background(np.random.default_rng([seed, k]), 2 * q)[0] * 255 + 0.5).astype(np.int16)
-        moving = np.zeros((n, side, side), bool)
-        moving[:, q:3 * q, q:3 * q] = np.abs(small.astype(np.int16) - still).max(-1) > 12
+        objects = np.abs(small.astype(np.int16) - still).max(-1) > 12
         grain = cv2.GaussianBlur(rng.uniform(-grit, grit, (side, side)), (0, 0), 0.8)
         scene = np.clip(_background(np.random.default_rng([seed, k]), side)[0] + grain[..., None], 0, 1)
         world = np.repeat((scene * 255 + 0.5).astype(np.uint8)[None], n, axis=0)
-        world[:, q:3 * q, q:3 * q][moving[:, q:3 * q, q:3 * q]] = small[moving[:, q:3 * q, q:3 * q]]
+        world[:, q:3 * q, q:3 * q][objects] = small[objects]
+        moving = np.zeros((n, side, side), bool)
+        moving[:, q:3 * q, q:3 * q] = objects
         direction = rng.choice([-1.0, 1.0])
         for t in range(n):
             cx, cy = side / 2 + direction * pan * (t - n / 2) + rng.normal(0, shake), side / 2 + rng.normal(0, shake)
@@ -141,4 +142,4 @@ def camera_footage(shots=(30, 34), width=256, height=192, pan=3.0, shake=1.5, tu
             poses.append(pose)
             video.append(cv2.warpAffine(world[t], pose[:2], (width, height), flags=cv2.INTER_LINEAR))
             masks.append(cv2.warpAffine(moving[t].astype(np.uint8), pose[:2], (width, height)) > 0)
-    return Footage(np.stack(video), np.stack(poses), np.stack(masks), list(np.cumsum(shots)[:-1]))
+    return Footage(np.stack(video), np.stack(poses), np.stack(masks), [int(c) for c in np.cumsum(shots)[:-1]])
