@@ -18,6 +18,7 @@ SMALL = {
                         run_name="test_03"),
     "04_latent_interpolation": dict(steps=3, directions=1, quality_clips=8),
     "05_ucf_finetuning": dict(epochs=1),
+    "06_your_own_videos": dict(iterations=2, batch_size=2, out_name="06_prepared_test", run_name="test_06"),
     "A1_shipped_model_history": dict(quality_clips=8),
 }
 

@@ -52,6 +52,7 @@ def _model_config(args: argparse.Namespace, spec: bool = False):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .prepare import PrepareSettings
     from .synthetic import SyntheticSpec
     from .train import TrainConfig
 
@@ -103,7 +104,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", type=_positive_int, default=3, help="nearest-neighbour enlargement (default: 3)")
     p.add_argument("--device", default="cpu")
     _add_action_parsers(sub, quiet)  # make-actions, finetune, evaluate (UCF-101 action recognition)
+
+    p = sub.add_parser("prepare", parents=[quiet], help="turn videos into stabilised golf clips", description="Cut "
+                       "videos at shot changes into clips, take the camera motion out, write golf strips + train.txt.")
+    p.add_argument("videos", nargs="+", metavar="VIDEO_OR_FOLDER", help="video files, or folders searched for them")
+    p.add_argument("--out", required=True, help="output folder; then: vgan train --data OUT/train.txt --root OUT")
+    add_options(p, PrepareSettings)
+    p.add_argument("--workers", type=_positive_int, default=1, help="processes, one video each (default: 1)")
     return parser
+
+
+def _cmd_prepare(args) -> int:
+    from .prepare import PrepareSettings, prepare
+
+    result = prepare(args.videos, args.out, from_args(PrepareSettings, args), args.workers, not args.no_progress)
+    for line in result.skipped:
+        print(f"skipped: {line}", file=sys.stderr)
+    print(result.summary())
+    return 0
 
 
 def _cmd_make_data(args) -> int:
@@ -363,7 +381,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.print_help()
         return 2
     commands = {"make-data": _cmd_make_data, "train": _cmd_train, "sample": _cmd_sample,
-                "make-actions": _cmd_make_actions, "finetune": _cmd_finetune, "evaluate": _cmd_evaluate}
+                "make-actions": _cmd_make_actions, "finetune": _cmd_finetune, "evaluate": _cmd_evaluate,
+                "prepare": _cmd_prepare}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:

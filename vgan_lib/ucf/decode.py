@@ -61,12 +61,18 @@ def video_frames(path) -> Iterator[tuple]:
 
 
 def decode_video(path, size: int, stride=1, fps: float | None = None) -> np.ndarray:
-    """uint8 ``(N, size, size, 3)``: short side resized to ``size``, centre crop; ``fps`` resamples
-    time first (nearest frame), then every ``stride``-th frame is kept. Bad files: ``DataError``."""
+    """uint8 ``(N, size, size, 3)``: short side resized to ``size``, centre crop (``iter_frames``)."""
+    return np.stack(list(iter_frames(path, size, stride, fps)))
+
+
+def iter_frames(path, size: int | None, stride=1, fps: float | None = None, crop=True) -> Iterator[np.ndarray]:
+    """Yield uint8 ``(H, W, 3)`` frames upright (rotation metadata applied), short side resized to ``size`` and,
+    with ``crop``, centre-cropped to ``(size, size)``; uncropped frames are only shrunk (``size`` None: as stored).
+    ``fps`` resamples time first (nearest frame), then every ``stride``-th frame is kept. Bad files: ``DataError``
+    (a damaged video's after its last frame, from ``video_frames``)."""
     # each frame shrinks as it is decoded (area filter): a long video never sits in memory at full size
     if stride < 1:
         raise ValueError(f"stride must be at least 1, got {stride}")
-    out: list[np.ndarray] = []
     next_t, kept = 0.0, 0  # time of the next output frame; frames emitted so far
     for i, (frame, src_fps) in enumerate(video_frames(path)):
         step = 1.0 / fps if fps and src_fps else None
@@ -76,12 +82,13 @@ def decode_video(path, size: int, stride=1, fps: float | None = None) -> np.ndar
         for _ in range(repeats):
             if kept % stride == 0:
                 W, H = frame.width, frame.height  # short side to size, aspect kept
-                w, h = (max(size, round(W * size / H)), size) if W >= H else (size, max(size, round(H * size / W)))
+                s = min(W, H) if size is None or (not crop and size > min(W, H)) else size
+                w, h = (max(s, round(W * s / H)), s) if W >= H else (s, max(s, round(H * s / W)))
                 rgb = frame.reformat(width=w, height=h, format="rgb24", interpolation="AREA").to_ndarray()
-                y0, x0 = (h - size) // 2, (w - size) // 2
-                out.append(rgb[y0:y0 + size, x0:x0 + size])
+                rgb = np.rot90(rgb, round(frame.rotation / 90) % 4)  # a phone's portrait video stands up
+                y0, x0 = (rgb.shape[0] - s) // 2, (rgb.shape[1] - s) // 2
+                yield np.ascontiguousarray(rgb[y0:y0 + s, x0:x0 + s] if crop else rgb)
             kept += 1
-    return np.stack(out)
 
 
 def _decode_job(path: str, dest: str, size: int, stride: int, fps: float | None) -> tuple[int, str | None]:
