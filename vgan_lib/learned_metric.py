@@ -180,10 +180,8 @@ def load_i3d(path) -> torch.jit.ScriptModule:
 def i3d_features(i3d, videos: torch.Tensor, batch: int = 16) -> torch.Tensor:
     """(N, 3, T, H, W) in [-1, 1], T >= 16 -> I3D features (N, 400), float64, preprocessed as the common FVD code
     does: the first 16 frames, each resized to 224x224, pixels left in [-1, 1], the network's own rescaling and
-    resizing off."""
-    if videos.shape[2] < 16:
-        raise DataError(f"FVD needs clips of at least 16 frames, got {videos.shape[2]}")
-    out = []
+    resizing off. The network runs where the videos are (a GPU, if they are on one)."""
+    i3d, out = i3d.to(videos.device), []
     for v in videos[:, :, :16].split(batch):
         x = F.interpolate(v.float().clamp(-1, 1), size=(16, 224, 224), mode="trilinear", align_corners=False)
         try:
