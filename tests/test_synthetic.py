@@ -1,5 +1,6 @@
 """The synthetic data: deterministic, in the golf format, static scenes with moving objects."""
 
+import hashlib
 import json
 
 import numpy as np
@@ -7,13 +8,37 @@ import pytest
 
 from vgan_lib.data import GolfClips
 from vgan_lib.errors import DataError
-from vgan_lib.synthetic import SyntheticSpec, make_synthetic, render_clip
+from vgan_lib.synthetic import KINDS, MOTIONS, SyntheticSpec, make_synthetic, render_clip
 
 
 def test_clip_i_is_the_same_whatever_else_is_generated():
     assert np.array_equal(render_clip(7, frames=8, size=32, seed=1), render_clip(7, frames=8, size=32, seed=1))
     assert not np.array_equal(render_clip(7, frames=8, size=32, seed=1), render_clip(8, frames=8, size=32, seed=1))
     assert not np.array_equal(render_clip(7, frames=8, size=32, seed=1), render_clip(7, frames=8, size=32, seed=2))
+
+
+def test_the_clips_are_the_bytes_the_shipped_model_was_trained_on_and_name_what_they_show():
+    digest, drawn = hashlib.sha256(), []
+    for i in range(4):
+        factors = []
+        digest.update(render_clip(i, 32, 64, 0, 2, factors).tobytes())
+        drawn.append(factors)
+    # clips 0-3 of the default set, hashed before render_clip learnt to name its objects
+    assert digest.hexdigest() == "5763cc4808ca37ee8f3dd8d56c874dd1cfe5a6e6ed83c48fa8b14b63366a38d8"
+    assert drawn == [[("box", "fall")], [("box", "fall")], [("ball", "orbit"), ("ball", "orbit")], [("box", "slide")]]
+    for i in range(30):
+        factors = []
+        render_clip(i, 8, 16, seed=5, max_objects=3, factors=factors)
+        assert 1 <= len(factors) <= 3 and all(k in KINDS and m in MOTIONS for k, m in factors)
+
+
+def test_the_factors_file_lists_each_clip_with_its_objects(synthetic_dir):
+    paths = (synthetic_dir / "train.txt").read_text().split()
+    lines = [line.split() for line in (synthetic_dir / "factors.txt").read_text().splitlines()]
+    assert [line[0] for line in lines] == paths
+    factors = []
+    render_clip(5, 24, 32, seed=3, max_objects=2, factors=factors)
+    assert lines[5][1:] == [f"{k}-{m}" for k, m in factors]
 
 
 def test_the_scene_stays_still_while_objects_move():

@@ -21,7 +21,8 @@ __all__ = ["GAN_FORMAT", "atomic_save", "read_file", "save_checkpoint", "save_we
            "load_networks", "load_models"]
 
 GAN_FORMAT = "vgan_lib.checkpoint"
-FORMATS = {GAN_FORMAT: ("GAN checkpoint", 1), "vgan_lib.classifier": ("classifier", 1)}
+FORMATS = {GAN_FORMAT: ("GAN checkpoint", 1), "vgan_lib.classifier": ("classifier", 1),
+           "vgan_lib.factor_net": ("factor classifier", 1)}
 PathLike = Union[str, os.PathLike]
 
 

@@ -1,4 +1,5 @@
-"""Numbers anyone can recompute to judge generated videos against real clips: plain pixel statistics.
+"""Numbers anyone can recompute to judge generated videos against real clips: plain pixel statistics, and in
+``compare_with_real`` the learned figures of ``vgan_lib.learned_metric`` too.
 
 Pixels are taken in [0, 1]; the real clips of the synthetic set score about: motion energy a few 0.01, still share 3 %,
 smoothness 1.6, motion overlap 0.13, colour distance to other real clips 0.20 (256 clips)."""
@@ -8,11 +9,13 @@ smoothness 1.6, motion overlap 0.13, colour distance to other real clips 0.20 (2
 
 from __future__ import annotations
 
+from pathlib import Path
 
 import torch
 
 from .data import GolfClips
 from .latent import sample_latents
+from .learned_metric import learned_figures, load_i3d
 from .model import build_models, generate
 
 __all__ = ["MOVING", "motion_energy", "moving_share", "smoothness", "mask_statistics", "pairwise_rms", "diversity",
@@ -132,19 +135,23 @@ def video_statistics(videos: torch.Tensor, mask: torch.Tensor | None = None) -> 
 
 
 def compare_with_real(G, real: torch.Tensor, n: int = 256, seed: int = 0, untrained=None,
-                      other_real: torch.Tensor | None = None) -> dict:
+                      other_real: torch.Tensor | None = None, i3d=None) -> dict:
     """Statistics of ``n`` generated videos, of the real clips (N, 3, T, H, W), and of an untrained generator as
-    the floor; plus generated/real ratios."""
-    # The real clips' own colour distance is to other_real (none of them in real), else one half of real against
-    # the other: the floor no generator can go below.
+    the floor; plus generated/real ratios, and the learned figures against the real clips
+    (``vgan_lib.learned_metric``: factor Fréchet, factor score, and FVD with an I3D file or network ``i3d``)."""
+    # The real clips' own colour distance and Fréchet distances are to other_real (none of them in real), else
+    # from one half of real to the other: the floor no generator can go below.
+    i3d = load_i3d(i3d) if isinstance(i3d, (str, Path)) else i3d
     s = generate(G, sample_latents(n, G.cfg.z_dim, seed))  # video (n, 3, T, H, W), mask (n, 1, T, H, W) or None
-    own = colour_distance(other_real, real) if other_real is not None and len(other_real) else \
-        colour_distance(real[::2], real[1::2])
-    out = {"generated": {**video_statistics(s.video, s.mask), "colour_distance": colour_distance(s.video, real)},
-           "real": {**video_statistics(real), "colour_distance": own}}
+    own, mine = (other_real, real) if other_real is not None and len(other_real) else (real[::2], real[1::2])
+    out = {"generated": {**video_statistics(s.video, s.mask), "colour_distance": colour_distance(s.video, real),
+                         **learned_figures(s.video, real, i3d=i3d)},
+           "real": {**video_statistics(real), "colour_distance": colour_distance(own, mine),
+                    **learned_figures(mine, own, i3d=i3d)}}
     if untrained is not None:
         u = generate(untrained, sample_latents(n, untrained.cfg.z_dim, seed))
-        out["untrained"] = {**video_statistics(u.video, u.mask), "colour_distance": colour_distance(u.video, real)}
+        out["untrained"] = {**video_statistics(u.video, u.mask), "colour_distance": colour_distance(u.video, real),
+                            **learned_figures(u.video, real, i3d=i3d)}
     out["motion_ratio"] = out["generated"]["motion_energy"] / max(out["real"]["motion_energy"], 1e-12)
     out["moving_ratio"] = out["generated"]["moving_share"] / max(out["real"]["moving_share"], 1e-12)
     return out
@@ -160,13 +167,15 @@ def real_clips(list_file, cfg, n: int = 256, seed: int = 0, root=None, skip: int
     return torch.stack([data[int(i)] for i in order])
 
 
-def quality_report(G, list_file, n: int = 256, seed: int = 0, root=None) -> dict:
+def quality_report(G, list_file, n: int = 256, seed: int = 0, root=None, i3d=None) -> dict:
     """``compare_with_real`` against ``n`` real clips of a golf-format set (and the next ``n`` as
-    ``other_real``), a fresh generator of the same config as the floor; figures rounded to 4 digits."""
+    ``other_real``), a fresh generator of the same config as the floor; figures rounded to 4 digits.
+    ``i3d``: the FVD network's TorchScript file (``i3d_torchscript.pt``), to add FVD."""
+    i3d = load_i3d(i3d) if i3d is not None else None
     real = real_clips(list_file, G.cfg, n, seed, root)
     other = real_clips(list_file, G.cfg, n, seed, root, skip=n)
     untrained, _ = build_models(G.cfg, seed=seed)
-    report = compare_with_real(G, real, n=n, seed=seed, untrained=untrained, other_real=other)
+    report = compare_with_real(G, real, n=n, seed=seed, untrained=untrained, other_real=other, i3d=i3d)
 
     def rounded(x):
         return {k: rounded(v) for k, v in x.items()} if isinstance(x, dict) else float(f"{x:.4g}")

@@ -18,6 +18,7 @@ from .options import check_fields, option
 __all__ = ["SyntheticSpec", "render_clip", "make_synthetic"]
 
 MOTIONS = ("slide", "fall", "orbit")
+KINDS = ("ball", "box")
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,8 @@ def _reflect(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return lo + np.where(u < span, u, 2 * span - u)
 
 
-def _trajectory(rng: np.random.Generator, frames: int, radius: float, ground: float) -> np.ndarray:
-    # (frames, 2) centres (x, y) in units of the frame side
+def _trajectory(rng: np.random.Generator, frames: int, radius: float, ground: float) -> tuple:
+    # the motion's name and (frames, 2) centres (x, y) in units of the frame side
     t = np.arange(frames, dtype=np.float64)
     motion = MOTIONS[rng.integers(len(MOTIONS))]
     lo, hi = radius, 1 - radius
@@ -110,11 +111,13 @@ def _trajectory(rng: np.random.Generator, frames: int, radius: float, ground: fl
         r = rng.uniform(0.12, min(cx, 1 - cx, cy, 1 - cy) - radius + 0.05)
         w, p = rng.choice([-1, 1]) * rng.uniform(0.1, 0.25), rng.uniform(0, 2 * np.pi)
         x, y = cx + r * np.cos(p + w * t), cy + r * np.sin(p + w * t)
-    return np.stack([x, y], axis=1)
+    return motion, np.stack([x, y], axis=1)
 
 
-def render_clip(index: int, frames: int = 32, size: int = 64, seed: int = 0, max_objects: int = 2) -> np.ndarray:
-    """Clip ``index`` of data set ``seed``: uint8 (frames, size, size, 3)."""
+def render_clip(index: int, frames: int = 32, size: int = 64, seed: int = 0, max_objects: int = 2,
+                factors: list | None = None) -> np.ndarray:
+    """Clip ``index`` of data set ``seed``: uint8 (frames, size, size, 3). ``factors``, if a list, receives what
+    was drawn: one ``(kind, motion)`` per object, e.g. ``("ball", "orbit")``, kinds from ``KINDS``."""
     rng = np.random.default_rng([seed, index])
     scene, horizon = _background(rng, size)
     video = np.repeat(scene[None], frames, axis=0)
@@ -125,7 +128,10 @@ def render_clip(index: int, frames: int = 32, size: int = 64, seed: int = 0, max
         colour[rng.integers(3)] = rng.uniform(0.85, 1.0)  # keep objects vivid against the scene
         colour = colour.astype(np.float32)
         square = rng.random() < 0.35
-        for t, (cx, cy) in enumerate(_trajectory(rng, frames, radius, horizon)):
+        motion, path = _trajectory(rng, frames, radius, horizon)
+        if factors is not None:
+            factors.append((KINDS[square], motion))
+        for t, (cx, cy) in enumerate(path):
             # draw only inside the object's bounding box
             x0, x1 = max(int((cx - radius) * size) - 1, 0), min(int((cx + radius) * size) + 2, size)
             y0, y1 = max(int((cy - radius) * size) - 1, 0), min(int((cy + radius) * size) + 2, size)
@@ -142,31 +148,34 @@ def render_clip(index: int, frames: int = 32, size: int = 64, seed: int = 0, max
     return (np.clip(video, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def _write_clip(out: str, spec: SyntheticSpec, i: int) -> str:
+def _write_clip(out: str, spec: SyntheticSpec, i: int) -> tuple:
     frames = spec.frames
     if spec.min_frames is not None and spec.min_frames < spec.frames:
         frames = int(np.random.default_rng([spec.seed, i, 1]).integers(spec.min_frames, spec.frames + 1))
-    clip = render_clip(i, frames, spec.size, spec.seed, spec.max_objects)
+    factors = []
+    clip = render_clip(i, frames, spec.size, spec.seed, spec.max_objects, factors)
     rel = f"clips/{i // 1000:03d}/{i:06d}.jpg"
     dest = Path(out) / rel
     dest.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(clip.reshape(frames * spec.size, spec.size, 3)).save(dest, quality=spec.quality)
-    return rel
+    return rel, " ".join(f"{kind}-{motion}" for kind, motion in factors)
 
 
 def make_synthetic(out_dir: str | Path, spec: SyntheticSpec = SyntheticSpec(), workers: int | None = None,
                    progress: bool = True, overwrite: bool = False) -> Path:
-    """Write ``spec.count`` clips and ``train.txt`` under ``out_dir``; return the list file. A folder that already
-    holds the same spec (``synthetic.json``) is left as it is, so notebooks can call this on every run."""
+    """Write ``spec.count`` clips, ``train.txt`` and ``factors.txt`` (each clip's path, then one ``kind-motion``
+    per object, e.g. ``ball-orbit``) under ``out_dir``; return the list file. A folder that already holds the same
+    spec (``synthetic.json``) is left as it is, so notebooks can call this on every run."""
     out, wanted = Path(out_dir), asdict(spec)
     list_file = out / "train.txt"
-    if not overwrite and dataset_is_current(out, "synthetic.json", wanted, "train.txt"):
+    if not overwrite and dataset_is_current(out, "synthetic.json", wanted, "train.txt", "factors.txt"):
         return list_file
     ensure_writable_dir(out)
     (out / "synthetic.json").unlink(missing_ok=True)
 
-    lines = run_jobs(_write_clip, [(str(out), spec, i) for i in range(spec.count)],
-                     workers or min(os.cpu_count() or 1, 8), "synthetic clips", "clip", progress, chunksize=64)
-    write_text_atomic(list_file, "".join(line + "\n" for line in lines))
+    lines = list(run_jobs(_write_clip, [(str(out), spec, i) for i in range(spec.count)],
+                          workers or min(os.cpu_count() or 1, 8), "synthetic clips", "clip", progress, chunksize=64))
+    write_text_atomic(list_file, "".join(rel + "\n" for rel, _ in lines))
+    write_text_atomic(out / "factors.txt", "".join(f"{rel} {drawn}\n" for rel, drawn in lines))
     write_manifest(out, "synthetic.json", wanted)
     return list_file
