@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
 import statistics
 import sys
@@ -34,6 +33,7 @@ def main(argv=None) -> int:
 
     import cv2
 
+    from vgan_lib.device import cpu_kind
     from vgan_lib.prepare import PrepareSettings, prepare
     from vgan_lib.stabilise import camera_footage
     from vgan_lib.ucf.synthetic import write_avi
@@ -41,8 +41,7 @@ def main(argv=None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="prepare-speed-"))
     videos = args.videos or [write_avi(tmp / f"shaky{i}.avi", camera_footage(seed=i).video)
                              for i in range(args.count)]
-    print(f"{platform.processor() or platform.machine()} | cores {os.cpu_count()} | OpenCV {cv2.__version__} | "
-          f"{len(videos)} videos")
+    print(f"{cpu_kind()} | OpenCV {cv2.__version__} | {len(videos)} videos")
     settings = {"1 worker": (1, True), "2 workers": (2, True), "1 worker, no stabilisation": (1, False)}
     rates = {name: [] for name in settings}
     for r in range(args.rounds):

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -36,7 +35,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from vgan_lib.data import GolfClips
-from vgan_lib.device import native_bf16, pick_precision
+from vgan_lib.device import cpu_kind, native_bf16, pick_precision
 from vgan_lib.model import Streams, build_models, get_config
 from vgan_lib.train import GANTrainer, TrainConfig, d_loss, g_loss
 
@@ -225,10 +224,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     bf16 = native_bf16()
-    print(f"torch {torch.__version__} | {platform.processor() or platform.machine()} | CPU capability "
-          f"{torch.backends.cpu.get_cpu_capability()} | native bf16 {bf16} | threads {torch.get_num_threads()} | "
-          f"cores {os.cpu_count()} | device {args.device} | auto precision here: "
-          f"{pick_precision('auto', torch.device(args.device))}")
+    print(f"{cpu_kind()} | torch {torch.__version__} | threads {torch.get_num_threads()} | device {args.device} | "
+          f"auto precision here: {pick_precision('auto', torch.device(args.device))}")
     for preset in args.presets:
         batch = args.batch or (32 if preset == "small" else 16)
         modes = [m for m in args.modes if not (m == "bf16+cl3d" and args.device == "cpu" and not bf16)]

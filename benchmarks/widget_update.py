@@ -37,6 +37,7 @@ def main(argv=None) -> int:
 
     import torch
 
+    from vgan_lib.device import cpu_kind
     from vgan_lib.model import build_models, get_config
     from vgan_lib.widgets import LatentExplorer
 
@@ -46,6 +47,7 @@ def main(argv=None) -> int:
     else:
         G, _ = build_models(get_config(args.preset))
     cfg = G.cfg
+    print(cpu_kind())
     print(f"model {cfg}; torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"G threads {args.threads}")
 

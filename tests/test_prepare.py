@@ -123,7 +123,8 @@ def test_two_worker_processes_write_the_very_strips_one_process_writes(prepared,
     assert len(result.records) == 2 and result.clips == 4
     for record in result.records:
         for mine, theirs in zip(record["clips"], one.records[0]["clips"]):
-            assert (tmp_path / "out" / mine["file"]).read_bytes() == (one.list_file.parent / theirs["file"]).read_bytes()
+            ours = (tmp_path / "out" / mine["file"]).read_bytes()
+            assert ours == (one.list_file.parent / theirs["file"]).read_bytes()
 
 
 def test_a_rerun_skips_finished_videos_and_new_settings_redo_them(shaky_video, tmp_path):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import platform
 import random
 
 import numpy as np
@@ -11,7 +13,8 @@ import torch
 from .errors import UsageError
 from .options import checked
 
-__all__ = ["pick_device", "usable_device", "native_bf16", "pick_precision", "autocast", "seed_everything", "PRECISIONS"]
+__all__ = ["pick_device", "usable_device", "native_bf16", "cpu_kind", "pick_precision", "autocast", "seed_everything",
+           "PRECISIONS"]
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -20,6 +23,15 @@ def native_bf16() -> bool:
     """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX); without, oneDNN emulates it, 22-28x slower."""
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return any(getattr(getattr(torch, "cpu", None), check, lambda: False)() for check in checks)
+
+
+def cpu_kind() -> str:
+    """This CPU in one line for a benchmark's first: model, cores, torch's instruction set, native bf16 or not."""
+    name = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:  # Linux names the model there
+        name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), name)
+    return (f"{name} | cores {os.cpu_count()} | {torch.backends.cpu.get_cpu_capability()} | "
+            f"native bf16 {native_bf16()}")
 
 
 def pick_precision(precision: str, device: torch.device) -> str:

@@ -24,7 +24,7 @@ from .errors import UsageError
 from .files import read_text
 from .latent import sample_latents
 from .model import build_models, get_config
-from .options import checked, problem
+from .options import problem
 from .synthetic import SyntheticSpec
 from .train import GANTrainer, TrainConfig, fit, init_from, resume
 
