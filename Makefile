@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 # torch 2.13.0 is the pinned CPU build for this kit's own runs; any torch >= 2.2 works
 TORCH_SPEC ?= torch==2.13.0
+# notebook 06's stored outputs were made with this OpenCV: SIFT's key points differ between releases
+OPENCV_SPEC ?= opencv-python-headless==5.0.0.93
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
@@ -15,7 +17,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)" "$(OPENCV_SPEC)"
 	$(BIN)/python -m pip install -q -e ".[notebooks,test]"
 	touch $@
 
