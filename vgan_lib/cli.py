@@ -404,5 +404,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
               f"{PROG} --debug {args.command} ... shows it)", file=sys.stderr)
         return 1
 
+
 if __name__ == "__main__":
     sys.exit(main())
