@@ -176,7 +176,8 @@ def _cmd_train(args) -> int:
         print(f"memory allocator: {os.environ.get('VGAN_PRELOADED', 'glibc')}")
     trainer = run_recipe(recipe, out, resume_run=args.resume, workers=args.workers, sample_every=args.sample_every,
                          checkpoint_every=args.checkpoint_every, progress=not args.no_progress, device=device)
-    if trainer.world > 1:
+    if trainer.world > 1:  # leave together: a rank tearing gloo down while rank 0 still writes can abort
+        torch.distributed.barrier()
         torch.distributed.destroy_process_group()
     if trainer.rank:
         return 0
