@@ -26,7 +26,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -37,6 +39,7 @@ from vgan_lib.extras import TERMS
 from vgan_lib.checkpoint import load_checkpoint, load_models, save_weights
 from vgan_lib.files import write_text_atomic
 from vgan_lib.metrics import quality_report
+from vgan_lib.recipe import load_recipe
 from vgan_lib.pretrained import PRETRAINED_DIR, load_pretrained, manifest, sha256_of
 from vgan_lib.synthetic import SyntheticSpec, make_synthetic
 
@@ -51,6 +54,8 @@ def _data_list(spec: dict) -> Path:
 def ship(args) -> int:
     state = load_checkpoint(args.checkpoint)
     spec = json.loads((Path(args.data).parent / "synthetic.json").read_text())
+    if args.recipe:  # the recipe made its own set: that spec, while the figures stay on the kit's default set
+        spec = asdict(load_recipe(args.recipe).data["synthetic"])
     G, D = load_models(args.checkpoint)        # G: the moving average when the run kept one
     if args.generator == "G" and "G_ema" in state:
         G.load_state_dict(state["G"])          # the generator as trained
@@ -59,7 +64,7 @@ def ship(args) -> int:
         _, D = load_pretrained(args.continues)  # read (and sha256-checked) before the file is replaced
     out = PRETRAINED_DIR / f"{args.name}.pt"
     save_weights(out, G, D)
-    report = quality_report(G, _data_list(spec), n=N_CLIPS, seed=0)
+    report = quality_report(G, _data_list(asdict(SyntheticSpec())), n=N_CLIPS, seed=0)
     info = {
         "name": args.name,
         "file": out.name,
@@ -89,6 +94,17 @@ def ship(args) -> int:
         info["discriminator"] = (f"D of the file continued (sha256 {before['sha256']}, iterations "
                                  f"{before['iterations']}), unchanged" if args.keep_discriminator
                                  else "D as trained with G")
+    if args.recipe:
+        recipe = load_recipe(args.recipe)
+        info["recipe"] = Path(args.recipe).resolve().relative_to(ROOT).as_posix()
+        info["threads"] = recipe.threads
+        info["data"]["list"] = recipe.data["list"]
+    if args.training_history:
+        # the fixed latents' videos and the figures along the run, beside the weights (vgan_lib.history)
+        kept = PRETRAINED_DIR / f"{args.name}-history"
+        shutil.rmtree(kept, ignore_errors=True)
+        shutil.copytree(args.training_history, kept)
+        info["training_history"] = kept.name
     if args.note:
         info["notes"] = args.note
     if args.history or "G_ema" in state or before:
@@ -147,7 +163,7 @@ def _missing(stored: dict, fresh: dict) -> dict:
 def check(name: str, add_new: bool = False) -> int:
     info = manifest(name)
     G, _ = load_pretrained(name)  # verifies the sha256
-    report = quality_report(G, _data_list(info["data"]["spec"]), n=info["quality"]["clips"],
+    report = quality_report(G, _data_list(asdict(SyntheticSpec())), n=info["quality"]["clips"],
                             seed=info["quality"]["seed"])
     stored = {k: v for k, v in info["quality"].items() if k not in ("clips", "seed")}
     bad = _compare(stored, report)
@@ -192,6 +208,9 @@ def main(argv=None) -> int:
                     help="with --continues: ship that model's D unchanged with the new G")
     ap.add_argument("--wall-seconds", type=float, help="of this run (with --continues, the earlier time is added)")
     ap.add_argument("--machine", default="")
+    ap.add_argument("--recipe", metavar="FILE", help="the recipe the run followed (vgan train --recipe FILE)")
+    ap.add_argument("--training-history", metavar="DIR",
+                    help="the run's history folder (OUT/history), shipped beside the weights")
     args = ap.parse_args(argv)
     if args.check:
         return check(args.check, args.add_new_figures)

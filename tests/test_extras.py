@@ -64,3 +64,61 @@ def test_unknown_terms_and_bad_weights_are_one_line():
     assert extras.parse(["flicker=300", "blend=50"]) == {"flicker": 300.0, "blend": 50.0}
     with pytest.raises(ValueError, match="write NAME=WEIGHT"):
         extras.parse(["flicker"])
+
+
+# ---------------------------------------------------------------------------- DiffAugment
+
+def clips(b=4, t=3, size=16, seed=0):
+    return torch.rand(b, 3, t, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def test_translation_shifts_every_frame_of_a_clip_alike_and_fills_with_zero():
+    x = clips()
+    y = extras.translation(x, torch.Generator().manual_seed(3))
+    assert y.shape == x.shape
+    for b in range(x.shape[0]):  # find the clip's shift: the one under which the two agree
+        found = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)
+                 if torch.equal(y[b, :, :, max(0, -dy):16 - max(0, dy), max(0, -dx):16 - max(0, dx)],
+                                x[b, :, :, max(0, dy):16 + min(0, dy), max(0, dx):16 + min(0, dx)])]
+        assert len(found) == 1
+        dy, dx = found[0]
+        uncovered = torch.ones(16, 16, dtype=torch.bool)
+        uncovered[max(0, -dy):16 - max(0, dy), max(0, -dx):16 - max(0, dx)] = False
+        assert (y[b][:, :, uncovered] == 0).all()
+
+
+def test_cutout_zeroes_one_half_side_square_per_clip_in_every_frame():
+    x = clips() + 3  # no zeros of its own
+    y = extras.cutout(x, torch.Generator().manual_seed(1))
+    zero = y == 0
+    assert (zero.all(dim=(1, 2)) == zero.any(dim=(1, 2))).all()   # the same pixels in every channel and frame
+    assert (zero[:, 0, 0].flatten(1).sum(dim=1) == 64).all()          # an 8 x 8 square of 16 x 16
+    assert torch.equal(y[~zero], x[~zero])
+
+
+def test_colour_changes_each_clip_by_its_own_draw_but_every_frame_alike():
+    x = clips(t=1).expand(-1, -1, 3, -1, -1)      # three equal frames
+    y = extras.colour(x, torch.Generator().manual_seed(0))
+    assert torch.equal(y[:, :, 0], y[:, :, 2]) and not torch.allclose(y, x)
+
+
+def test_gradients_reach_the_generator_through_every_augmentation():
+    x = clips().requires_grad_()
+    extras.augment(x, "colour,translation,cutout", torch.Generator().manual_seed(0)).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_d_sees_augmented_clips_only_when_a_run_asks(tiny_cfg, monkeypatch):
+    seen = []
+    real_augment = extras.augment
+    monkeypatch.setattr(extras, "augment", lambda x, policy, gen: seen.append(policy) or real_augment(x, policy, gen))
+    reals = torch.rand(2, 3, tiny_cfg.frames, tiny_cfg.size, tiny_cfg.size) * 2 - 1
+    for policy in ("", "translation,cutout"):
+        G, D = build_models(tiny_cfg, seed=0)
+        GANTrainer(G, D, TrainConfig(batch_size=2, precision="fp32", channels_last=False, augment=policy)).step(reals)
+    assert seen == ["translation,cutout", "translation,cutout"]  # the real batch and the fake one
+
+
+def test_an_unknown_augmentation_is_one_line():
+    with pytest.raises(ValueError, match="unknown augmentation 'flip'; the kit has colour, translation, cutout"):
+        TrainConfig(augment="translation,flip")

@@ -111,3 +111,46 @@ def test_every_command_in_the_shipped_models_manifest_runs_with_todays_cli():
     assert len(vgan) >= 7
     for argv in vgan:
         build_parser().parse_args(argv)   # exits with status 2 on an option the CLI no longer has
+
+
+def test_a_recipe_keeps_the_fixed_latents_videos_and_figures_along_the_run_and_a_resume_completes_them(
+        tmp_path, synthetic_dir):
+    from vgan_lib.history import HISTORY_LATENTS, load_history
+
+    lst = synthetic_dir / "train.txt"
+    whole = write_recipe(tmp_path / "whole.toml", lst, [(5, "")])
+    whole.history_every = 2
+    run_recipe(whole, tmp_path / "straight", progress=False, log=lambda *_: None)
+    h = load_history(tmp_path / "straight" / "history")
+    assert h.steps == [0, 2, 4, 5]   # step 0, every 2 steps, and the last
+    assert h.videos.shape == (4, HISTORY_LATENTS, 16, 16, 16, 3) and h.videos.dtype.name == "uint8"
+    assert {"motion_overlap", "factor_frechet", "still_share", "motion_ratio"} <= set(h.figures[-1])
+    assert h.real["motion_overlap"] < 1 and h.figures[0] != h.figures[-1]
+    # a run stopped at step 3, its step-4 history not yet made, ends with the same history
+    part = write_recipe(tmp_path / "part.toml", lst, [(3, "")])
+    part.history_every = 2
+    run_recipe(part, tmp_path / "stopped", progress=False, log=lambda *_: None)
+    run_recipe(whole, tmp_path / "stopped", resume_run=True, progress=False, log=lambda *_: None)
+    again = load_history(tmp_path / "stopped" / "history")
+    assert again.steps == [0, 2, 3, 4, 5] and again.figures[-1] == h.figures[-1]
+    assert (again.videos[[0, 1, 3, 4]] == h.videos).all()
+
+
+def test_clips_kept_in_memory_are_the_decoded_clips_to_the_nearest_level(synthetic_dir):
+    from vgan_lib.data import GolfClips
+
+    lst = synthetic_dir / "train.txt"
+    on_disk, in_memory = GolfClips(lst, frames=16, size=16), GolfClips(lst, frames=16, size=16, in_memory=True)
+    assert len(on_disk) == len(in_memory) and in_memory.clips.dtype == torch.uint8
+    for i in (0, len(on_disk) - 1):
+        assert (on_disk[i] - in_memory[i]).abs().max() <= 1 / 255 + 1e-6
+
+
+def test_a_recipe_names_its_history_and_memory_settings_right_or_says_which_is_wrong(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("history_every = -1\n[data]\nlist='x'\n[[phase]]\nsteps=1")
+    with pytest.raises(UsageError, match="bad.toml: 'history_every' must be at least 1, got -1"):
+        load_recipe(path)
+    path.write_text("[data]\nlist='x'\nin_memory='yes'\n[[phase]]\nsteps=1")
+    with pytest.raises(UsageError, match="bad.toml: \\[data\\] 'in_memory' must be true or false"):
+        load_recipe(path)

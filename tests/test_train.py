@@ -120,6 +120,16 @@ def test_the_generator_step_trains_g_and_the_discriminator_step_trains_d(tiny_cf
     assert all(p.requires_grad for p in trainer.D.parameters())
 
 
+def test_two_time_scales_give_d_its_own_rate_and_a_resume_keeps_both(tiny_cfg, tmp_path):
+    trainer = _trainer(tiny_cfg, lr=1e-4, lr_d=4e-4)
+    assert trainer.opt_G.param_groups[0]["lr"] == 1e-4 and trainer.opt_D.param_groups[0]["lr"] == 4e-4
+    assert _trainer(tiny_cfg).opt_D.param_groups[0]["lr"] == 2e-4   # by default D's rate is G's, as in the original
+    trainer.step(torch.rand(4, 3, 16, 16, 16))
+    again = _trainer(tiny_cfg, lr=1e-4, lr_d=4e-4)
+    again.load_state_dict(trainer.state_dict())
+    assert again.opt_G.param_groups[0]["lr"] == 1e-4 and again.opt_D.param_groups[0]["lr"] == 4e-4
+
+
 def test_k_discriminator_steps_need_k_real_batches(tiny_cfg):
     trainer = _trainer(tiny_cfg, d_steps=2)
     batch = torch.rand(4, 3, 16, 16, 16)

@@ -3,12 +3,15 @@
 A recipe names the model (``[model]``: a preset and any ``VideoGANConfig`` field), the data (``[data]``: a golf-format
 ``list`` and ``root``, and ``synthetic``, a ``SyntheticSpec`` to make that set first), the ``TrainConfig`` settings of
 every phase (``[train]``), and the phases (``[[phase]]``: its length in ``steps``, the settings that change, and
-``new_optimisers = true`` to start Adam afresh); ``threads`` fixes torch's CPU threads.
+``new_optimisers = true`` to start Adam afresh); ``threads`` fixes torch's CPU threads; ``history_every = N`` keeps
+the videos of fixed latents and the figures at step 0 and every N steps (``vgan_lib.history``); ``[data] in_memory =
+true`` decodes every clip once and keeps it in memory (uint8: 20,000 small clips take 1 GB).
 ``recipes/small-synthetic.toml``, the shipped model's schedule, is a complete example.
 Plain ``vgan train`` with options is a recipe of one phase; ``resume`` continues in whichever phase the run stopped."""
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass, replace
 from itertools import accumulate
@@ -22,7 +25,9 @@ from .device import usable_device
 from .distributed import rank_and_world
 from .errors import UsageError
 from .files import read_text
+from .history import FIGURE_CLIPS, record
 from .latent import sample_latents
+from .metrics import real_clips
 from .model import build_models, get_config
 from .options import problem
 from .synthetic import SyntheticSpec
@@ -52,6 +57,7 @@ class Recipe:
     phases: List[Phase]
     threads: Optional[int] = None
     init: Optional[str] = None      # weights to start from instead of the seed's random ones
+    history_every: int = 0          # keep a snapshot of fixed latents and the figures every so many steps (0: none)
 
     @property
     def model_config(self):
@@ -69,18 +75,21 @@ def load_recipe(path) -> Recipe:
         raw = tomllib.loads(read_text(path, "recipe", UsageError))
     except tomllib.TOMLDecodeError as e:
         raise UsageError(f"{path}: not a TOML recipe ({e})") from None
-    unknown = set(raw) - {"model", "data", "train", "phase", "threads", "init", "description"}
+    unknown = set(raw) - {"model", "data", "train", "phase", "threads", "init", "description", "history_every"}
     if unknown:
         raise UsageError(f"{path}: unknown recipe key {sorted(unknown)[0]!r}")
     try:
         model, data, base = dict(raw.get("model", {})), dict(raw.get("data", {})), dict(raw.get("train", {}))
         get_config(**model)
-        if "list" not in data or set(data) - {"list", "root", "synthetic"}:
-            raise ValueError("[data] needs 'list' and takes only 'list', 'root' and 'synthetic'")
+        if "list" not in data or set(data) - {"list", "root", "synthetic", "in_memory"}:
+            raise ValueError("[data] needs 'list' and takes only 'list', 'root', 'synthetic' and 'in_memory'")
+        if not isinstance(data.get("in_memory", False), bool):
+            raise ValueError("[data] 'in_memory' must be true or false")
         if "synthetic" in data:
             data["synthetic"] = SyntheticSpec(**data["synthetic"])
-        if raw.get("threads") is not None and (bad := problem(raw["threads"], WHOLE)):
-            raise ValueError(f"'threads' {bad}")
+        for key in ("threads", "history_every"):
+            if raw.get(key) is not None and (bad := problem(raw[key], WHOLE)):
+                raise ValueError(f"{key!r} {bad}")
         if not raw.get("phase"):
             raise ValueError("a recipe needs at least one [[phase]] with its 'steps'")
         phases = []
@@ -92,7 +101,7 @@ def load_recipe(path) -> Recipe:
             phases.append(Phase(steps, _config(f"phase {i}", {**base, **p}), bool(fresh)))
     except (TypeError, ValueError) as e:
         raise UsageError(f"{path}: {e}") from None
-    return Recipe(model, data, phases, raw.get("threads"), raw.get("init"))
+    return Recipe(model, data, phases, raw.get("threads"), raw.get("init"), raw.get("history_every") or 0)
 
 
 def _config(where: str, settings: dict) -> TrainConfig:
@@ -114,7 +123,8 @@ def _dataset(recipe: Recipe, progress: bool):
             make_synthetic(Path(data["list"]).parent, data["synthetic"], progress=progress)
         if rank_and_world()[1] > 1:
             torch.distributed.barrier()
-    return GolfClips(data["list"], data.get("root"), frames=cfg.frames, size=cfg.size)
+    return GolfClips(data["list"], data.get("root"), frames=cfg.frames, size=cfg.size,
+                     in_memory=data.get("in_memory", False), progress=progress and rank_and_world()[0] == 0)
 
 
 def run_recipe(recipe: Recipe, out, *, resume_run: bool = False, workers: int = 0, sample_every: int = 0,
@@ -135,6 +145,7 @@ def run_recipe(recipe: Recipe, out, *, resume_run: bool = False, workers: int = 
     if recipe.threads:
         torch.set_num_threads(recipe.threads)
     data = _dataset(recipe, progress)
+    workers = 0 if data.clips is not None else workers  # clips in memory need no loader processes
     first = phases[0].config
     if len(data) < first.batch_size:
         raise UsageError(f"{recipe.data['list']} lists {len(data)} clips, fewer than one batch of {first.batch_size}")
@@ -152,6 +163,15 @@ def run_recipe(recipe: Recipe, out, *, resume_run: bool = False, workers: int = 
     log(f"model {cfg}; device {trainer.device}, {trainer.precision}; {len(data)} clips; {ends[-1]} steps in "
         f"{len(ends)} phase(s); {world} process(es), batch {first.batch_size} each, {first.batch_size * world} in all")
     fixed_z = sample_latents(16, cfg.z_dim, first.seed + 1)
+    every = recipe.history_every
+    if every and rank == 0:  # the same real clips at every step
+        real = real_clips(recipe.data["list"], cfg, FIGURE_CLIPS, seed=0, root=recipe.data.get("root"))
+
+    def keep_history(step: int):
+        log(f"history at step {step}: {_line(record(trainer.G, out / 'history', step, real))}")
+
+    if every and rank == 0 and trainer.step_count % every == 0 and str(trainer.step_count) not in _kept(out):
+        keep_history(trainer.step_count)  # step 0, or a step a stopped run had no time to keep
     for i, (phase, end) in enumerate(zip(phases, ends)):
         start = end - phase.steps
         if trainer.step_count >= end:
@@ -164,6 +184,20 @@ def run_recipe(recipe: Recipe, out, *, resume_run: bool = False, workers: int = 
                 trainer.new_optimisers()
             if len(phases) > 1:
                 log(f"phase {i + 1}: steps {start}-{end}: {phase.config}")
-        fit(trainer, data, end, num_workers=workers, fixed_z=fixed_z, sample_every=sample_every,
-            checkpoint_every=checkpoint_every, out_dir=out, progress=progress)
+        while trainer.step_count < end:  # up to the next history step, or the phase's end
+            stop = min(end, (trainer.step_count // every + 1) * every) if every else end
+            fit(trainer, data, stop, num_workers=workers, fixed_z=fixed_z, sample_every=sample_every,
+                checkpoint_every=checkpoint_every, out_dir=out, progress=progress)
+            if every and rank == 0 and (stop % every == 0 or stop == ends[-1]):
+                keep_history(stop)
     return trainer
+
+
+def _kept(out: Path) -> set:
+    path = out / "history" / "figures.json"
+    return set(json.loads(path.read_text())["steps"]) if path.is_file() else set()
+
+
+def _line(figures: dict) -> str:
+    names = ("motion_ratio", "still_share", "motion_overlap", "pairwise_rms_min", "factor_frechet", "factor_score")
+    return ", ".join(f"{k} {figures[k]:.3g}" for k in names if k in figures)

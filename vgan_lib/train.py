@@ -42,6 +42,8 @@ class TrainConfig:
 
     batch_size: int = option(64, "videos per batch, per process under torchrun", at_least=1)
     lr: float = option(2e-4, "Adam learning rate of G and D", above=0)
+    lr_d: Optional[float] = option(None, "D's own learning rate, when it differs from G's: the two time-scale update "
+                                   "rule (Heusel et al. 2017)", above=0, kind=float)
     beta1: float = option(0.5, "Adam beta1", at_least=0, below=1)
     beta2: float = option(0.999, "Adam beta2", at_least=0, below=1)
     mask_lambda: float = option(0.1, "weight lambda of the mask's L1 penalty lambda * mean|m|", at_least=0)
@@ -53,11 +55,14 @@ class TrainConfig:
                             "(GPU)", choices=PRECISIONS)
     channels_last: bool = option(True, "the channels_last_3d memory layout (faster on the CPUs and GPUs measured)")
     seed: int = option(0, "seed of the weights, the latents and the data order", at_least=0)
+    augment: str = option("", "DiffAugment (Zhao et al. 2020) of every clip D sees, comma-separated: colour, "
+                          "translation, cutout (vgan_lib.extras); none by default, as in the original")
     extras: dict = field(default_factory=dict)  # name -> weight of terms the original lacks (vgan_lib.extras)
 
     def __post_init__(self):
         check_fields(self)
         extra_terms.check(self.extras)
+        extra_terms.augment_names(self.augment)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -128,7 +133,7 @@ class GANTrainer:
     def new_optimisers(self) -> None:
         betas = (self.cfg.beta1, self.cfg.beta2)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=betas)
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr, betas=betas)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=self.cfg.lr_d or self.cfg.lr, betas=betas)
 
     def sample_z(self, n: int) -> torch.Tensor:
         """(n, z_dim) latents from the trainer's own stream, on its device."""
@@ -150,14 +155,16 @@ class GANTrainer:
         for i, real in enumerate(batches):
             last = i == len(batches) - 1
             real = real.to(self.device, non_blocking=True)
-            if cfg.channels_last and real.dim() == 5:  # videos; a toy GAN's (B, 1) samples have no layout
-                real = real.contiguous(memory_format=torch.channels_last_3d)
+            real = self._layout(real)
             z = self.sample_z(real.shape[0])
             # only the last fakes train G, so only they keep G's graph
             with autocast(self.device, self.precision), torch.set_grad_enabled(last):
                 streams = G(z, return_streams=True)
+            fake = streams.video
+            if cfg.augment:  # the latent stream's generator draws the transforms: a resume repeats them
+                real, fake = (self._layout(extra_terms.augment(v, cfg.augment, self.z_gen)) for v in (real, fake))
             with autocast(self.device, self.precision):
-                logit_real, logit_fake = D(real), D(streams.video)
+                logit_real, logit_fake = D(real), D(fake)
             loss_d = d_loss(logit_real.float(), logit_fake.float())
             self.opt_D.zero_grad(set_to_none=True)
             if not last:
@@ -185,6 +192,11 @@ class GANTrainer:
         self.history.append(record)
         return record
 
+    def _layout(self, x: torch.Tensor) -> torch.Tensor:
+        if self.cfg.channels_last and x.dim() == 5:  # videos; a toy GAN's (B, 1) samples have no layout
+            return x.contiguous(memory_format=torch.channels_last_3d)
+        return x
+
     # -------------------------------------------------------------- state for checkpoints
     def state_dict(self) -> dict:
         """Everything a resume needs; the history as columns, and every rank's latent stream (``z_gen``)."""
@@ -199,9 +211,9 @@ class GANTrainer:
                 getattr(self, part).load_state_dict(state[part])
         # Adam's saved state carries the old learning rate; the config this trainer was
         # built with wins, so a run resumed with another lr trains at that rate.
-        for opt in (self.opt_G, self.opt_D):
+        for opt, lr in ((self.opt_G, self.cfg.lr), (self.opt_D, self.cfg.lr_d or self.cfg.lr)):
             for group in opt.param_groups:
-                group["lr"] = self.cfg.lr
+                group["lr"] = lr
         # each rank continues its own latent stream (exact when resumed on as many ranks)
         streams = state["z_gen"] if isinstance(state["z_gen"], list) else [state["z_gen"]]
         self.z_gen.set_state(streams[self.rank % len(streams)])

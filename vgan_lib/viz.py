@@ -11,8 +11,8 @@ from torch import nn
 
 from .video import tile_videos, to_uint8
 
-__all__ = ["frame_strip", "stream_panel", "plot_losses", "describe_layer", "layer_table", "format_layer_table",
-           "format_table", "plot_frame_grid"]
+__all__ = ["frame_strip", "stream_panel", "plot_losses", "HISTORY_CURVES", "plot_history", "describe_layer",
+           "layer_table", "format_layer_table", "format_table", "plot_frame_grid"]
 
 
 def _finish(fig, title: Optional[str], **title_style):
@@ -89,6 +89,28 @@ def plot_losses(history: Sequence[dict], smooth: int = 1, title: Optional[str] =
         ax.legend()
     ax_d.axhline(0.5, color="grey", lw=0.8, ls="--")
     ax_d.set_ylim(0, 1)
+    return _finish(fig, title)
+
+
+HISTORY_CURVES = (("motion_ratio", "motion energy / real's"), ("still_share", "still videos"),
+                  ("motion_overlap", "motion overlap"), ("pairwise_rms_min", "smallest pairwise distance"),
+                  ("factor_frechet", "factor Fréchet distance"), ("factor_score", "factor score"))
+
+
+def plot_history(steps: Sequence[int], figures: Sequence[dict], real: dict, title: Optional[str] = None):
+    """The kit's figures of one run against its step (``vgan_lib.history.History``'s ``steps``, ``figures`` and
+    ``real``); a dashed line marks the real clips' own value (for the motion ratio: 1)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 3, figsize=(11, 5.2))
+    for ax, (key, label) in zip(axes.flat, HISTORY_CURVES):
+        ax.plot(steps, [f[key] for f in figures], marker=".")
+        ax.axhline(1.0 if key == "motion_ratio" else real[key], color="grey", lw=0.8, ls="--", label="real clips")
+        if key in ("motion_ratio", "factor_frechet"):
+            ax.set_yscale("log")
+        ax.set(xlabel="step", title=label)
+        ax.title.set_fontsize(9)
+    axes.flat[0].legend(fontsize=8)
     return _finish(fig, title)
 
 
