@@ -54,7 +54,8 @@ def _data_list(spec: dict) -> Path:
 def ship(args) -> int:
     state = load_checkpoint(args.checkpoint)
     spec = json.loads((Path(args.data).parent / "synthetic.json").read_text())
-    if args.recipe:  # the recipe made its own set: that spec, while the figures stay on the kit's default set
+    if args.recipe and "synthetic" in load_recipe(args.recipe).data:
+        # the recipe made its own set: that spec, while the figures stay on the kit's default set
         spec = asdict(load_recipe(args.recipe).data["synthetic"])
     G, D = load_models(args.checkpoint)        # G: the moving average when the run kept one
     if args.generator == "G" and "G_ema" in state:
@@ -96,7 +97,8 @@ def ship(args) -> int:
                                  else "D as trained with G")
     if args.recipe:
         recipe = load_recipe(args.recipe)
-        info["recipe"] = Path(args.recipe).resolve().relative_to(ROOT).as_posix()
+        where = Path(args.recipe).resolve()
+        info["recipe"] = where.relative_to(ROOT).as_posix() if where.is_relative_to(ROOT) else str(where)
         info["threads"] = recipe.threads
         info["data"]["list"] = recipe.data["list"]
     if args.training_history:

@@ -95,3 +95,37 @@ def test_keeping_a_discriminator_needs_the_model_it_comes_from(tool, tmp_path, s
         _ship(tool, synthetic_dir, tmp_path / "run.pt", "--keep-discriminator")
     assert stop.value.code == 2
     assert "--keep-discriminator needs --continues NAME" in capsys.readouterr().err
+
+
+def test_a_recipe_run_ships_with_its_recipe_threads_and_the_history_it_kept(tool, tmp_path, synthetic_dir):
+    from vgan_lib.history import training_history
+    from vgan_lib.recipe import load_recipe, run_recipe
+
+    recipe_file = tmp_path / "tiny.toml"
+    recipe_file.write_text(f"""threads = 1
+history_every = 2
+[model]
+preset = "small"
+frames = 16
+size = 16
+width = 4
+z_dim = 8
+[data]
+list = "{synthetic_dir / 'train.txt'}"
+[train]
+batch_size = 4
+precision = "fp32"
+channels_last = false
+[[phase]]
+steps = 3
+""")
+    run_recipe(load_recipe(recipe_file), tmp_path / "run", progress=False, log=lambda *_: None)
+    assert tool.main(["--checkpoint", str(tmp_path / "run" / "checkpoint.pt"), "--name", "tiny", "--generator", "G",
+                      "--data", str(synthetic_dir / "train.txt"), "--command", f"vgan train --recipe {recipe_file}",
+                      "--wall-seconds", "5", "--recipe", str(recipe_file),
+                      "--training-history", str(tmp_path / "run" / "history")]) == 0
+    info = pretrained.manifest("tiny")
+    assert info["recipe"] == str(recipe_file) and info["threads"] == 1 and info["iterations"] == 3
+    assert info["train_config"]["precision"] == "fp32"
+    history = training_history("tiny")
+    assert history.steps == [0, 2, 3] and history.videos.shape[:2] == (3, 8)

@@ -20,12 +20,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from . import pretrained
 from .errors import CheckpointError
 from .files import atomic_path, write_text_atomic
 from .latent import sample_latents
 from .metrics import compare_with_real
 from .model import generate
-from .pretrained import PRETRAINED_DIR, manifest
 from .video import to_uint8
 
 __all__ = ["HISTORY_LATENTS", "FIGURE_CLIPS", "History", "snapshot_name", "record", "load_history",
@@ -100,7 +100,7 @@ def load_history(folder) -> History:
 
 def training_history(name: str = "small-synthetic") -> History:
     """The run behind a shipped model: its fixed latents' videos and figures from step 0 to the shipped step."""
-    info = manifest(name)
+    info, folder = pretrained.manifest(name), pretrained.PRETRAINED_DIR
     if "training_history" not in info:
-        raise CheckpointError(f"{PRETRAINED_DIR / (name + '.json')}: {name!r} was shipped without its training history")
-    return load_history(PRETRAINED_DIR / info["training_history"])
+        raise CheckpointError(f"{folder / (name + '.json')}: {name!r} was shipped without its training history")
+    return load_history(folder / info["training_history"])
