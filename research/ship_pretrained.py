@@ -71,7 +71,8 @@ def ship(args) -> int:
         "file": out.name,
         "sha256": sha256_of(out),
         "bytes": out.stat().st_size,
-        "commands": [*(before["commands"] if before else [args.data_command]), *args.command],
+        # a recipe makes its own data; otherwise the data set's command comes first
+        "commands": [*(before["commands"] if before else [] if args.recipe else [args.data_command]), *args.command],
         "data": {"kind": "synthetic", "spec": spec},
         "model_config": state["model_config"].to_dict(),
         "train_config": state["train_config"],

@@ -154,3 +154,18 @@ def test_a_recipe_names_its_history_and_memory_settings_right_or_says_which_is_w
     path.write_text("[data]\nlist='x'\nin_memory='yes'\n[[phase]]\nsteps=1")
     with pytest.raises(UsageError, match="bad.toml: \\[data\\] 'in_memory' must be true or false"):
         load_recipe(path)
+
+
+def test_the_from_scratch_recipe_trains_in_fp32_on_two_threads_and_its_stored_history_is_its_run():
+    from vgan_lib.history import load_history
+
+    recipe = load_recipe(ROOT / "recipes" / "from-scratch.toml")
+    assert recipe.init is None and recipe.threads == 2 and recipe.history_every == 1000
+    assert all(p.config.precision == "fp32" for p in recipe.phases)     # repeats bit for bit, on any CPU
+    assert recipe.phases[0].config.mask_lambda == 0.1 and not recipe.phases[0].config.extras   # the original first
+    assert recipe.data["in_memory"] and recipe.data["synthetic"].seed == 0
+    history = load_history(ROOT / "research" / "results" / "from-scratch-history")
+    assert history.steps == list(range(0, recipe.ends()[-1] + 1, recipe.history_every))
+    assert history.videos.shape[2:] == (16, 32, 32, 3)
+    # an untrained G's videos are still; the run's last ones move
+    assert history.figures[0]["still_share"] == 1 and history.figures[-1]["still_share"] < 0.5
