@@ -43,3 +43,28 @@ def write_strip(path: Path, frames: np.ndarray, quality: int = 95, mode: str = "
     path.parent.mkdir(parents=True, exist_ok=True)
     img.save(path, quality=quality)
     return path
+
+
+def write_recipe(path: Path, list_file, phases, head: str = ""):
+    """The tiny model's recipe file: ``head`` (top-level keys), then the ``(steps, settings)`` phases; loaded."""
+    from vgan_lib.recipe import load_recipe
+
+    text = head + f"""
+[model]
+preset = "small"
+frames = 16
+size = 16
+width = 4
+z_dim = 8
+[data]
+list = "{list_file}"
+[train]
+batch_size = 4
+seed = 1
+precision = "fp32"
+channels_last = false
+"""
+    for steps, extra in phases:
+        text += f"[[phase]]\nsteps = {steps}\n{extra}\n"
+    path.write_text(text)
+    return load_recipe(path)

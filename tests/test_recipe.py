@@ -9,29 +9,9 @@ from vgan_lib.checkpoint import load_checkpoint
 from vgan_lib.errors import UsageError
 from vgan_lib.recipe import load_recipe, run_recipe
 
+from conftest import write_recipe
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def write_recipe(path, list_file, phases):
-    text = f"""
-[model]
-preset = "small"
-frames = 16
-size = 16
-width = 4
-z_dim = 8
-[data]
-list = "{list_file}"
-[train]
-batch_size = 4
-seed = 1
-precision = "fp32"
-channels_last = false
-"""
-    for steps, extra in phases:
-        text += f"[[phase]]\nsteps = {steps}\n{extra}\n"
-    path.write_text(text)
-    return load_recipe(path)
 
 
 TWO_PHASES = [(3, ""), (3, "lr = 1e-4\nextras = { flicker = 2.0 }\nnew_optimisers = true")]

@@ -12,6 +12,8 @@ from vgan_lib.checkpoint import load_checkpoint, save_checkpoint, save_weights
 from vgan_lib.model import build_models
 from vgan_lib.train import GANTrainer, TrainConfig, init_from
 
+from conftest import write_recipe
+
 
 @pytest.fixture
 def tool(tmp_path, monkeypatch, synthetic_dir):
@@ -99,27 +101,11 @@ def test_keeping_a_discriminator_needs_the_model_it_comes_from(tool, tmp_path, s
 
 def test_a_recipe_run_ships_with_its_recipe_threads_and_the_history_it_kept(tool, tmp_path, synthetic_dir):
     from vgan_lib.history import training_history
-    from vgan_lib.recipe import load_recipe, run_recipe
+    from vgan_lib.recipe import run_recipe
 
     recipe_file = tmp_path / "tiny.toml"
-    recipe_file.write_text(f"""threads = 1
-history_every = 2
-[model]
-preset = "small"
-frames = 16
-size = 16
-width = 4
-z_dim = 8
-[data]
-list = "{synthetic_dir / 'train.txt'}"
-[train]
-batch_size = 4
-precision = "fp32"
-channels_last = false
-[[phase]]
-steps = 3
-""")
-    run_recipe(load_recipe(recipe_file), tmp_path / "run", progress=False, log=lambda *_: None)
+    recipe = write_recipe(recipe_file, synthetic_dir / "train.txt", [(3, "")], head="threads = 1\nhistory_every = 2\n")
+    run_recipe(recipe, tmp_path / "run", progress=False, log=lambda *_: None)
     assert tool.main(["--checkpoint", str(tmp_path / "run" / "checkpoint.pt"), "--name", "tiny", "--generator", "G",
                       "--data", str(synthetic_dir / "train.txt"), "--command", f"vgan train --recipe {recipe_file}",
                       "--wall-seconds", "5", "--recipe", str(recipe_file),
