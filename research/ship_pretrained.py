@@ -53,10 +53,11 @@ def _data_list(spec: dict) -> Path:
 
 def ship(args) -> int:
     state = load_checkpoint(args.checkpoint)
+    recipe = load_recipe(args.recipe) if args.recipe else None
     spec = json.loads((Path(args.data).parent / "synthetic.json").read_text())
-    if args.recipe and "synthetic" in load_recipe(args.recipe).data:
+    if recipe and "synthetic" in recipe.data:
         # the recipe made its own set: that spec, while the figures stay on the kit's default set
-        spec = asdict(load_recipe(args.recipe).data["synthetic"])
+        spec = asdict(recipe.data["synthetic"])
     G, D = load_models(args.checkpoint)        # G: the moving average when the run kept one
     if args.generator == "G" and "G_ema" in state:
         G.load_state_dict(state["G"])          # the generator as trained
@@ -72,7 +73,7 @@ def ship(args) -> int:
         "sha256": sha256_of(out),
         "bytes": out.stat().st_size,
         # a recipe makes its own data; otherwise the data set's command comes first
-        "commands": [*(before["commands"] if before else [] if args.recipe else [args.data_command]), *args.command],
+        "commands": [*(before["commands"] if before else [] if recipe else [args.data_command]), *args.command],
         "data": {"kind": "synthetic", "spec": spec},
         "model_config": state["model_config"].to_dict(),
         "train_config": state["train_config"],
@@ -96,8 +97,7 @@ def ship(args) -> int:
         info["discriminator"] = (f"D of the file continued (sha256 {before['sha256']}, iterations "
                                  f"{before['iterations']}), unchanged" if args.keep_discriminator
                                  else "D as trained with G")
-    if args.recipe:
-        recipe = load_recipe(args.recipe)
+    if recipe:
         where = Path(args.recipe).resolve()
         info["recipe"] = where.relative_to(ROOT).as_posix() if where.is_relative_to(ROOT) else str(where)
         info["threads"] = recipe.threads

@@ -76,9 +76,8 @@ class GolfClips(torch.utils.data.Dataset):
         for rel, _ in self.entries:
             if not (self.root / rel).is_file():
                 raise DataError(f"{self.root / rel}: listed in {self.list_file} but missing")
-        # in_memory: every clip decoded once, kept as uint8 (N, 3, T, H, W) to the nearest of 256
-        # levels, 1/4 of float32: a small set's JPEG
-        # decoding then no longer competes with training for the CPU
+        # in_memory: every clip decoded once and kept as uint8 (N, 3, T, H, W), to the nearest of 256 levels and 1/4
+        # of float32's memory, so that decoding JPEGs no longer competes with training for the CPU
         self.clips = None
         if in_memory:
             self.clips = torch.empty(len(self), 3, frames, size, size, dtype=torch.uint8)

@@ -28,8 +28,8 @@ from .metrics import compare_with_real
 from .model import generate
 from .video import to_uint8
 
-__all__ = ["HISTORY_LATENTS", "FIGURE_CLIPS", "History", "snapshot_name", "record", "load_history",
-           "training_history"]
+__all__ = ["HISTORY_LATENTS", "FIGURE_CLIPS", "History", "snapshot_name", "record", "kept_steps", "headline",
+           "load_history", "training_history"]
 
 HISTORY_LATENTS = 8     # videos per snapshot (the first latents of ``sample_latents(n, z_dim, seed=0)``)
 FIGURE_CLIPS = 256      # latents and real clips behind each step's figures
@@ -80,6 +80,17 @@ def record(G, folder, step: int, real: torch.Tensor) -> dict:
 def _read(folder: Path) -> dict:
     path = folder / "figures.json"
     return json.loads(path.read_text()) if path.is_file() else {"real": {}, "steps": {}}
+
+
+def kept_steps(folder) -> set:
+    """The steps (as strings, the keys of ``figures.json``) whose figures ``folder`` already holds."""
+    return set(_read(Path(folder))["steps"])
+
+
+def headline(figures: dict) -> str:
+    """One step's figures as one log line: the ones a run is judged by first."""
+    names = ("motion_ratio", "still_share", "motion_overlap", "pairwise_rms_min", "factor_frechet", "factor_score")
+    return ", ".join(f"{k} {figures[k]:.3g}" for k in names if k in figures)
 
 
 def load_history(folder) -> History:

@@ -11,7 +11,6 @@ Plain ``vgan train`` with options is a recipe of one phase; ``resume`` continues
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, replace
 from itertools import accumulate
@@ -25,7 +24,7 @@ from .device import usable_device
 from .distributed import rank_and_world
 from .errors import UsageError
 from .files import read_text
-from .history import FIGURE_CLIPS, record
+from .history import FIGURE_CLIPS, headline, kept_steps, record
 from .latent import sample_latents
 from .metrics import real_clips
 from .model import build_models, get_config
@@ -168,10 +167,11 @@ def run_recipe(recipe: Recipe, out, *, resume_run: bool = False, workers: int = 
         real = real_clips(recipe.data["list"], cfg, FIGURE_CLIPS, seed=0, root=recipe.data.get("root"))
 
     def keep_history(step: int):
-        log(f"history at step {step}: {_line(record(trainer.G, out / 'history', step, real))}")
+        log(f"history at step {step}: {headline(record(trainer.G, out / 'history', step, real))}")
 
-    if every and rank == 0 and trainer.step_count % every == 0 and str(trainer.step_count) not in _kept(out):
-        keep_history(trainer.step_count)  # step 0, or a step a stopped run had no time to keep
+    missed = str(trainer.step_count) not in kept_steps(out / "history")  # step 0, or one a stopped run had no time for
+    if every and rank == 0 and trainer.step_count % every == 0 and missed:
+        keep_history(trainer.step_count)
     for i, (phase, end) in enumerate(zip(phases, ends)):
         start = end - phase.steps
         if trainer.step_count >= end:
@@ -192,12 +192,3 @@ def run_recipe(recipe: Recipe, out, *, resume_run: bool = False, workers: int = 
                 keep_history(stop)
     return trainer
 
-
-def _kept(out: Path) -> set:
-    path = out / "history" / "figures.json"
-    return set(json.loads(path.read_text())["steps"]) if path.is_file() else set()
-
-
-def _line(figures: dict) -> str:
-    names = ("motion_ratio", "still_share", "motion_overlap", "pairwise_rms_min", "factor_frechet", "factor_score")
-    return ", ".join(f"{k} {figures[k]:.3g}" for k in names if k in figures)
