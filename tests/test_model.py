@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from vgan_lib.model import (PRESETS, ActionClassifier, Discriminator, OneStreamGenerator, TwoStreamGenerator,
-                            VideoGANConfig, build_models, count_parameters, get_config, init_weights)
+                            VideoGANConfig, build_models, count_parameters, get_config, init_weights,
+                            minibatch_std)
 
 
 def test_paper_generator_has_exactly_the_original_parameter_count():
@@ -43,6 +44,22 @@ def test_discriminator_trunk_gives_the_feature_block_and_head_one_logit():
     x = torch.rand(2, 3, 32, 64, 64) * 2 - 1
     assert D.features(x).shape == (2, 512, 2, 4, 4)
     assert D(x).shape == (2,)
+
+
+def test_minibatch_std_gives_each_clip_the_spread_of_its_group_and_one_more_head_filter():
+    h = torch.randn(6, 8, 2, 4, 4)
+    s = minibatch_std(h, 4)             # groups of gcd(4, 6) = 2 clips, 3 apart: clips 0 and 3, 1 and 4, 2 and 5
+    assert s.shape == (6, 1, 2, 4, 4)
+    expected = [h[i::3].std(dim=0, unbiased=False).mean() for i in range(3)]
+    for clip in range(6):
+        assert torch.allclose(s[clip], expected[clip % 3].expand(1, 2, 4, 4), atol=1e-5)
+    # clips that are all alike have no spread; a clip alone has none either
+    assert minibatch_std(h[:1].expand(4, -1, -1, -1, -1), 4).max() < 1e-3
+    assert minibatch_std(h[:1], 4).max() < 1e-3
+    paper = Discriminator(get_config("paper", minibatch_std=4))
+    assert count_parameters(paper) == 11_041_473 + 2 * 4 * 4     # the extra input channel of the last kernel
+    assert paper(torch.rand(4, 3, 32, 64, 64) * 2 - 1).shape == (4,)
+    assert paper.features(torch.rand(1, 3, 32, 64, 64)).shape == (1, 512, 2, 4, 4)   # the trunk is the original's
 
 
 def test_outputs_stay_in_range_and_background_is_the_same_in_every_frame(tiny_cfg):

@@ -8,6 +8,7 @@ import pytest
 from vgan_lib import pretrained
 from vgan_lib.errors import CheckpointError
 from vgan_lib.metrics import quality_report
+from vgan_lib.model import VideoGANConfig
 from vgan_lib.synthetic import SyntheticSpec, make_synthetic
 
 NAME = "small-synthetic"
@@ -16,7 +17,7 @@ NAME = "small-synthetic"
 def test_the_shipped_model_loads_by_name_with_the_manifests_config():
     info = pretrained.manifest(NAME)
     G, D = pretrained.load_pretrained(NAME)
-    assert G.cfg.to_dict() == info["model_config"] and not G.training and not D.training
+    assert G.cfg == VideoGANConfig(**info["model_config"]) and not G.training and not D.training
     assert (pretrained.PRETRAINED_DIR / info["file"]).stat().st_size == info["bytes"] <= 30e6
     for key in ("commands", "iterations", "wall_seconds", "library_version", "sha256", "quality"):
         assert key in info, key

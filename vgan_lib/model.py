@@ -12,6 +12,7 @@ Every network has five (transposed) convolutions. The first generator layer turn
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
 from typing import NamedTuple, Optional
 
@@ -22,7 +23,7 @@ from torch.nn import functional as F
 from .options import check_fields, option
 
 __all__ = ["VideoGANConfig", "PRESETS", "get_config", "Streams", "TwoStreamGenerator", "OneStreamGenerator",
-           "Discriminator", "ActionClassifier", "build_generator", "build_models", "init_weights",
+           "Discriminator", "minibatch_std", "ActionClassifier", "build_generator", "build_models", "init_weights",
            "count_parameters", "generate"]
 
 
@@ -37,6 +38,8 @@ class VideoGANConfig:
                             "(64: the paper's 64-128-256-512)", at_least=1)
     generator: str = option("two_stream", "two_stream (foreground, mask, background) or one_stream",
                             choices=("two_stream", "one_stream"))
+    minibatch_std: int = option(0, "D's minibatch standard deviation over groups of this many clips (Karras et al. "
+                                   "2018); 0: the original D", at_least=0)
 
     def __post_init__(self):
         check_fields(self)
@@ -185,7 +188,9 @@ class Discriminator(nn.Module):
             *down(2 * w, 4 * w),
             *down(4 * w, 8 * w),
         )
-        self.head = nn.Conv3d(8 * w, 1, cfg.seed_block, 1, 0)
+        # With ``minibatch_std`` the head also sees how much the clips of a group differ: a generator that makes
+        # every latent alike (the same motion in the same place) gives itself away, so D can push back on it.
+        self.head = nn.Conv3d(8 * w + (cfg.minibatch_std > 0), 1, cfg.seed_block, 1, 0)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, T, H, W) -> (B, 8*width, T/16, H/16, W/16)."""
@@ -193,7 +198,22 @@ class Discriminator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, T, H, W) in [-1, 1] -> logits (B,); sigmoid(logit) = P(real)."""
-        return self.head(self.trunk(x)).flatten(1).squeeze(1)
+        h = self.trunk(x)
+        if self.cfg.minibatch_std:
+            h = torch.cat([h, minibatch_std(h, self.cfg.minibatch_std)], dim=1)
+        return self.head(h).flatten(1).squeeze(1)
+
+
+def minibatch_std(h: torch.Tensor, group: int) -> torch.Tensor:
+    """(B, C, T, H, W) -> (B, 1, T, H, W): for each clip, the mean over features of their standard deviation across
+    its group of clips (Karras et al. 2018, "Progressive Growing of GANs", section 3).
+
+    Groups are ``gcd(group, B)`` clips taken B/g apart, so any batch size works; one clip alone gives 0."""
+    b = h.shape[0]
+    g = math.gcd(group, b)
+    y = h.float().reshape(g, b // g, *h.shape[1:])
+    y = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3, 4))   # (B/g,)
+    return y.repeat(g).to(h.dtype).view(b, 1, 1, 1, 1).expand(b, 1, *h.shape[2:])
 
 
 class ActionClassifier(nn.Module):
