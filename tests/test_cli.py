@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from vgan_lib.checkpoint import load_checkpoint
+from vgan_lib.checkpoint import load_checkpoint, save_weights
 from vgan_lib.cli import main
+from vgan_lib.model import VideoGANConfig, build_models
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,6 +66,15 @@ def test_starting_from_weights_of_another_size_is_one_line(capsys, synthetic_dir
                                 "--batch-size", "4", "--init", str(weights), "--out", str(tmp_path / "r")])
     assert line.startswith("vgan: error: ") and "small-synthetic.pt: checkpoint config does not match" in line
     assert "size 32 vs 16" in line
+
+
+def test_starting_from_weights_without_a_preset_takes_the_files_model(synthetic_dir, tmp_path):
+    cfg = VideoGANConfig(frames=16, size=16, z_dim=8, width=4, minibatch_std=2)
+    save_weights(tmp_path / "w.pt", *build_models(cfg))
+    assert main(["train", "--data", str(synthetic_dir / "train.txt"), "--init", str(tmp_path / "w.pt"),
+                 "--batch-size", "2", "--iterations", "1", "--workers", "0", "--no-progress", "--device", "cpu",
+                 "--sample-every", "0", "--out", str(tmp_path / "r")]) == 0
+    assert load_checkpoint(tmp_path / "r" / "checkpoint.pt")["model_config"] == cfg
 
 
 def test_a_negative_extra_weight_is_one_line(capsys, synthetic_dir, tmp_path):

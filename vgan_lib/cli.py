@@ -38,16 +38,23 @@ def _add_model_options(parser) -> None:
     from .model import PRESETS, VideoGANConfig
 
     g = parser.add_argument_group("model")
-    g.add_argument("--preset", default="small", choices=sorted(PRESETS),
-                   help="paper: 64x64x32, width 64 (the original); small: 32x32x16, width 32 (CPU). Default: small")
+    g.add_argument("--preset", choices=sorted(PRESETS),
+                   help="paper: 64x64x32, width 64 (the original); small: 32x32x16, width 32 (CPU). Default: small, "
+                        "or with --init the model of that file")
     add_options(g, VideoGANConfig, defaults={f.name: None for f in fields(VideoGANConfig)})
 
 
 def _model_config(args: argparse.Namespace, spec: bool = False):
     # The ``VideoGANConfig`` the model options ask for; with ``spec``, the preset and overrides as a dict.
+    from .checkpoint import load_checkpoint
     from .model import VideoGANConfig, get_config
 
-    model = {"preset": args.preset, **{k: v for k, v in values_from(args, VideoGANConfig).items() if v is not None}}
+    overrides = {k: v for k, v in values_from(args, VideoGANConfig).items() if v is not None}
+    if args.preset is None and getattr(args, "init", None):
+        # started from a file and no preset named: the file's model, with any option given on top
+        model = {"preset": "small", **load_checkpoint(args.init)["model_config"].to_dict(), **overrides}
+    else:
+        model = {"preset": args.preset or "small", **overrides}
     return model if spec else checked(get_config, **model)
 
 
