@@ -5,7 +5,7 @@ import torch
 
 from vgan_lib.model import (PRESETS, ActionClassifier, Discriminator, OneStreamGenerator, TwoStreamGenerator,
                             VideoGANConfig, build_models, count_parameters, get_config, init_weights,
-                            minibatch_std)
+                            MinibatchDiscrimination, minibatch_std)
 
 
 def test_paper_generator_has_exactly_the_original_parameter_count():
@@ -60,6 +60,24 @@ def test_minibatch_std_gives_each_clip_the_spread_of_its_group_and_one_more_head
     assert count_parameters(paper) == 11_041_473 + 2 * 4 * 4     # the extra input channel of the last kernel
     assert paper(torch.rand(4, 3, 32, 64, 64) * 2 - 1).shape == (4,)
     assert paper.features(torch.rand(1, 3, 32, 64, 64)).shape == (1, 512, 2, 4, 4)   # the trunk is the original's
+
+
+def test_minibatch_discrimination_counts_how_close_each_clip_comes_to_the_others_of_its_batch():
+    layer = init_weights(MinibatchDiscrimination(8, (1, 2, 2), kernels=5, dims=3))
+    h = torch.randn(6, 8, 1, 2, 2)
+    o = layer(h)
+    assert o.shape == (6, 5, 1, 2, 2)
+    m = layer.project(h).reshape(6, 5, 3)
+    j = 4   # clip 4's closeness to the others, kernel by kernel, by the paper's formula
+    expected = sum(torch.exp(-(m[j] - m[i]).abs().sum(-1)) for i in range(6) if i != j)
+    assert torch.allclose(o[j, :, 0, 0, 0], expected, atol=1e-6)
+    # a batch of one clip repeated is as close as can be: every other clip counts 1; a clip alone has no others
+    assert torch.allclose(layer(h[:1].expand(4, -1, -1, -1, -1)), torch.full((4, 5, 1, 2, 2), 3.0))
+    assert layer(h[:1]).abs().max() == 0
+    cfg = get_config("small", minibatch_features=32)
+    D = init_weights(Discriminator(cfg))
+    assert count_parameters(D) == count_parameters(Discriminator(get_config("small"))) + 256 * 32 * 8 * 4 + 32 * 4
+    assert D(torch.rand(3, 3, 16, 32, 32) * 2 - 1).shape == (3,)
 
 
 def test_outputs_stay_in_range_and_background_is_the_same_in_every_frame(tiny_cfg):

@@ -75,7 +75,8 @@ def test_the_shipped_models_recipe_is_its_schedule():
         (2e-4, 0.1), (1e-4, 20.0), (5e-5, 20.0), (5e-5, 50.0), (2e-5, 50.0)]
     assert recipe.phases[-1].config.extras == {"blend": 50.0, "flicker": 300.0} and recipe.phases[-1].new_optimisers
     assert recipe.model_config.to_dict() == {"frames": 16, "size": 32, "z_dim": 100, "width": 32,
-                                             "generator": "two_stream", "minibatch_std": 0}
+                                             "generator": "two_stream", "minibatch_std": 0,
+                                             "minibatch_features": 0}
 
 
 def test_every_command_in_the_shipped_models_manifest_runs_with_todays_cli():

@@ -23,8 +23,8 @@ from torch.nn import functional as F
 from .options import check_fields, option
 
 __all__ = ["VideoGANConfig", "PRESETS", "get_config", "Streams", "TwoStreamGenerator", "OneStreamGenerator",
-           "Discriminator", "minibatch_std", "ActionClassifier", "build_generator", "build_models", "init_weights",
-           "count_parameters", "generate"]
+           "Discriminator", "minibatch_std", "MinibatchDiscrimination", "ActionClassifier", "build_generator",
+           "build_models", "init_weights", "count_parameters", "generate"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,8 @@ class VideoGANConfig:
                             choices=("two_stream", "one_stream"))
     minibatch_std: int = option(0, "D's minibatch standard deviation over groups of this many clips (Karras et al. "
                                    "2018); 0: the original D", at_least=0)
+    minibatch_features: int = option(0, "D's minibatch discrimination: this many learned comparisons of each clip with "
+                                        "the others of its batch (Salimans et al. 2016); 0: the original D", at_least=0)
 
     def __post_init__(self):
         check_fields(self)
@@ -190,7 +192,10 @@ class Discriminator(nn.Module):
         )
         # With ``minibatch_std`` the head also sees how much the clips of a group differ: a generator that makes
         # every latent alike (the same motion in the same place) gives itself away, so D can push back on it.
-        self.head = nn.Conv3d(8 * w + (cfg.minibatch_std > 0), 1, cfg.seed_block, 1, 0)
+        # ``minibatch_features`` lets D learn which features to compare across the batch.
+        self.batch_features = (MinibatchDiscrimination(8 * w, cfg.seed_block, cfg.minibatch_features)
+                               if cfg.minibatch_features else None)
+        self.head = nn.Conv3d(8 * w + (cfg.minibatch_std > 0) + cfg.minibatch_features, 1, cfg.seed_block, 1, 0)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, T, H, W) -> (B, 8*width, T/16, H/16, W/16)."""
@@ -201,6 +206,8 @@ class Discriminator(nn.Module):
         h = self.trunk(x)
         if self.cfg.minibatch_std:
             h = torch.cat([h, minibatch_std(h, self.cfg.minibatch_std)], dim=1)
+        if self.batch_features is not None:
+            h = torch.cat([h, self.batch_features(h[:, :8 * self.cfg.width])], dim=1)
         return self.head(h).flatten(1).squeeze(1)
 
 
@@ -214,6 +221,24 @@ def minibatch_std(h: torch.Tensor, group: int) -> torch.Tensor:
     y = h.float().reshape(g, b // g, *h.shape[1:])
     y = (y.var(dim=0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3, 4))   # (B/g,)
     return y.repeat(g).to(h.dtype).view(b, 1, 1, 1, 1).expand(b, 1, *h.shape[2:])
+
+
+class MinibatchDiscrimination(nn.Module):
+    """Features (B, C, t, h, w) -> (B, kernels, t, h, w): how close each clip comes to the other clips of its batch in
+    each of ``kernels`` learned projections (Salimans et al. 2016, "Improved Techniques for Training GANs", 3.2).
+
+    The projection T is a convolution over the whole (t, h, w) block, so the usual initialisation covers it."""
+
+    def __init__(self, channels: int, block: tuple, kernels: int, dims: int = 8):
+        super().__init__()
+        self.kernels, self.dims = kernels, dims
+        self.project = nn.Conv3d(channels, kernels * dims, block, bias=False)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        m = self.project(h).float().reshape(h.shape[0], self.kernels, self.dims)      # (B, K, dims)
+        closeness = torch.exp(-(m[:, None] - m[None]).abs().sum(-1))                 # (B, B, K), 1 for a clip itself
+        others = closeness.sum(dim=1) - 1
+        return others.to(h.dtype)[:, :, None, None, None].expand(-1, -1, *h.shape[2:])
 
 
 class ActionClassifier(nn.Module):
