@@ -1,6 +1,7 @@
 """Shipping a model (research/ship_pretrained.py): a run that went on from a shipped model keeps its record."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -100,13 +101,18 @@ def test_keeping_a_discriminator_needs_the_model_it_comes_from(tool, tmp_path, s
 
 
 def test_a_recipe_run_ships_with_its_recipe_threads_and_the_history_it_kept(tool, tmp_path, synthetic_dir):
-    from vgan_lib.history import training_history
+    from vgan_lib.history import load_history, training_history
     from vgan_lib.recipe import run_recipe
 
     recipe_file = tmp_path / "tiny.toml"
-    recipe = write_recipe(recipe_file, synthetic_dir / "train.txt", [(3, "")], head="threads = 1\nhistory_every = 2\n")
+    head = "threads = 1\nhistory_every = 2\n"
+    recipe = write_recipe(recipe_file, synthetic_dir / "train.txt", [(3, "")], head=head)
     run_recipe(recipe, tmp_path / "run", progress=False, log=lambda *_: None)
-    assert tool.main(["--checkpoint", str(tmp_path / "run" / "checkpoint.pt"), "--name", "tiny", "--generator", "G",
+    shutil.copyfile(tmp_path / "run" / "checkpoint.pt", tmp_path / "step_3.pt")
+    # the run went on past the step shipped: its later snapshots stay behind
+    run_recipe(write_recipe(tmp_path / "longer.toml", synthetic_dir / "train.txt", [(5, "")], head=head),
+               tmp_path / "run", resume_run=True, progress=False, log=lambda *_: None)
+    assert tool.main(["--checkpoint", str(tmp_path / "step_3.pt"), "--name", "tiny", "--generator", "G",
                       "--data", str(synthetic_dir / "train.txt"), "--command", f"vgan train --recipe {recipe_file}",
                       "--wall-seconds", "5", "--recipe", str(recipe_file),
                       "--training-history", str(tmp_path / "run" / "history")]) == 0
@@ -115,3 +121,4 @@ def test_a_recipe_run_ships_with_its_recipe_threads_and_the_history_it_kept(tool
     assert info["train_config"]["precision"] == "fp32"
     history = training_history("tiny")
     assert history.steps == [0, 2, 3] and history.videos.shape[:2] == (3, 8)
+    assert load_history(tmp_path / "run" / "history").steps == [0, 2, 3, 4, 5]
