@@ -1,0 +1,17 @@
+"""research.motion_timing: when in the clip videos change."""
+
+import torch
+
+from research.motion_timing import line, profile
+
+
+def test_the_profile_is_flat_for_steady_motion_and_peaks_where_every_video_changes_at_once():
+    steady = torch.full((2, 3, 5, 4, 4), -1.0)
+    for t in range(5):
+        steady[:, :, t, 0, t % 4] = 1.0             # one pixel moves one step every frame
+    p = profile(steady)
+    assert p.shape == (4,) and torch.allclose(p, p[0].expand(4))
+    flash = torch.full((2, 3, 5, 4, 4), -1.0)
+    flash[:, :, 3:] = 1.0                            # every pixel changes between frames 2 and 3, and only then
+    assert profile(flash).tolist() == [0.0, 0.0, 1.0, 0.0]
+    assert line("flash", profile(flash)).startswith("flash: peak/mean 4.00, odd/even 0.00 |")
