@@ -81,8 +81,8 @@ def test_the_shipped_generator_moves_no_more_than_2x_the_real_clips(tmp_path):
 @pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="known shortfall: the shipped model's videos still move in the same places "
                                        "at the same moments more often than real clips (motion overlap about 0.36 "
-                                       "against the real clips' 0.13; its manifest's notes). Strict: a model that meets the target makes this "
-                                       "XPASS and fail, so the mark comes off")
+                                       "against the real clips' 0.13; its manifest's notes). Strict: a model that "
+                                       "meets the target makes this XPASS and fail, so the mark comes off")
 def test_the_shipped_generator_moves_in_as_many_videos_and_as_many_ways_as_the_real_clips(tmp_path):
     r = _report(tmp_path)
     gen, real = r["generated"], r["real"]
