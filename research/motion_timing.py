@@ -25,7 +25,7 @@ import torch
 from vgan_lib.checkpoint import load_models
 from vgan_lib.device import cpu_kind
 from vgan_lib.latent import sample_latents
-from vgan_lib.metrics import change_map, real_clips
+from vgan_lib.metrics import change_map, motion_overlap, real_clips
 from vgan_lib.model import generate
 from vgan_lib.synthetic import SyntheticSpec, make_synthetic
 
@@ -37,19 +37,11 @@ def profile(videos: torch.Tensor) -> torch.Tensor:
     return change_map(videos).mean(dim=(0, 2, 3))
 
 
-def clear_overlap(videos: torch.Tensor, threshold: float = 0.1) -> float:
-    """``metrics.motion_overlap`` of the change maps with every change below ``threshold`` set to 0."""
-    change = change_map(videos)
-    change = (change * (change > threshold)).flatten(1)
-    unit = change / change.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    i, j = torch.triu_indices(len(unit), len(unit), offset=1)
-    return (unit @ unit.T)[i, j].mean().item()
-
-
 def line(name: str, videos: torch.Tensor) -> str:
     p = profile(videos)
     peak, odd_even = (p.max() / p.mean()).item(), (p[1::2].mean() / p[0::2].mean()).item()
-    return (f"{name}: peak/mean {peak:.2f}, odd/even {odd_even:.2f}, clear overlap {clear_overlap(videos):.2f} | "
+    clear = motion_overlap(videos, threshold=0.1)
+    return (f"{name}: peak/mean {peak:.2f}, odd/even {odd_even:.2f}, clear overlap {clear:.2f} | "
             + " ".join(f"{x:.4f}" for x in p.tolist()))
 
 

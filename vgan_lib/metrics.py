@@ -99,10 +99,12 @@ def diversity(videos: torch.Tensor) -> dict:
     return {"pairwise_rms_mean": d.mean().item(), "pairwise_rms_min": d.min().item()}
 
 
-def motion_overlap(videos: torch.Tensor) -> float:
+def motion_overlap(videos: torch.Tensor, threshold: float = 0.0) -> float:
     """(N, 3, T, H, W) in [-1, 1], N >= 2 -> mean cosine similarity of the change maps of all pairs
-    (a video that does not change counts as 0 against every other)."""
+    (a video that does not change counts as 0 against every other); changes below ``threshold`` count as none."""
     change = change_map(videos).flatten(1)   # (N, (T-1)*H*W)
+    if threshold > 0:
+        change = change * (change > threshold)
     unit = change / change.norm(dim=1, keepdim=True).clamp_min(1e-12)
     i, j = torch.triu_indices(len(unit), len(unit), offset=1)
     return (unit @ unit.T)[i, j].mean().item()
