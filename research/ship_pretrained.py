@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shutil
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -38,7 +37,7 @@ from vgan_lib import __version__
 from vgan_lib.extras import TERMS
 from vgan_lib.checkpoint import load_checkpoint, load_models, save_weights
 from vgan_lib.files import write_text_atomic
-from vgan_lib.history import snapshot_name
+from vgan_lib.history import copy_history
 from vgan_lib.metrics import quality_report
 from vgan_lib.recipe import load_recipe
 from vgan_lib.pretrained import PRETRAINED_DIR, load_pretrained, manifest, sha256_of
@@ -104,7 +103,13 @@ def ship(args) -> int:
         info["threads"] = recipe.threads
         info["data"]["list"] = recipe.data["list"]
     if args.training_history:
-        info["training_history"] = _ship_history(Path(args.training_history), args.name, state["step"]).name
+        # the fixed latents' videos and the figures along the run up to the step shipped (vgan_lib.history)
+        kept = PRETRAINED_DIR / f"{args.name}-history"
+        try:
+            copy_history(args.training_history, kept, state["step"])
+        except FileNotFoundError as e:
+            raise SystemExit(f"--training-history {e}") from None
+        info["training_history"] = kept.name
     if args.note:
         info["notes"] = args.note
     if args.history or "G_ema" in state or before:
@@ -115,23 +120,6 @@ def ship(args) -> int:
     print(json.dumps(info["quality"], indent=2))
     print(f"wrote {out} ({info['bytes'] / 1e6:.1f} MB) and its manifest")
     return 0
-
-
-def _ship_history(folder: Path, name: str, step: int) -> Path:
-    """Copy a run's history (``vgan_lib.history``) up to the shipped step beside the weights: a run that went on
-    past the step shipped keeps snapshots the model never had."""
-    figures = json.loads((folder / "figures.json").read_text())
-    figures["steps"] = {s: f for s, f in figures["steps"].items() if int(s) <= step}
-    if str(step) not in figures["steps"]:
-        raise SystemExit(f"{folder}: no snapshot at step {step}, the step shipped (steps kept: "
-                         f"{', '.join(sorted(figures['steps'], key=int))})")
-    kept = PRETRAINED_DIR / f"{name}-history"
-    shutil.rmtree(kept, ignore_errors=True)
-    kept.mkdir()
-    for s in figures["steps"]:
-        shutil.copyfile(folder / snapshot_name(int(s)), kept / snapshot_name(int(s)))
-    write_text_atomic(kept / "figures.json", json.dumps(figures, indent=1, sort_keys=True) + "\n")
-    return kept
 
 
 # the figures an earlier checkpoint of the run keeps in the manifest's history

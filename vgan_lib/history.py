@@ -7,12 +7,13 @@ A recipe with ``history_every = N`` keeps, in ``OUT/history/``, for step 0 and e
 * ``figures.json``: per step, the figures of ``metrics.compare_with_real`` for 256 latents against 256 real clips
   of the run's data (pixel and learned), and the real clips' own figures once, for scale.
 
-``load_history(folder)`` reads it back; the shipped model keeps its run's history beside its weights, and
-``training_history(name)`` reads that."""
+``load_history(folder)`` reads it back; the shipped model keeps its run's history up to the step shipped beside its
+weights (``copy_history``), and ``training_history(name)`` reads that."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import NamedTuple
 
@@ -28,8 +29,8 @@ from .metrics import compare_with_real
 from .model import generate
 from .video import to_uint8
 
-__all__ = ["HISTORY_LATENTS", "FIGURE_CLIPS", "History", "snapshot_name", "record", "kept_steps", "headline",
-           "load_history", "training_history"]
+__all__ = ["HISTORY_LATENTS", "FIGURE_CLIPS", "History", "snapshot_name", "record", "copy_history", "kept_steps",
+           "headline", "load_history", "training_history"]
 
 HISTORY_LATENTS = 8     # videos per snapshot (the first latents of ``sample_latents(n, z_dim, seed=0)``)
 FIGURE_CLIPS = 256      # latents and real clips behind each step's figures
@@ -73,13 +74,34 @@ def record(G, folder, step: int, real: torch.Tensor) -> dict:
     kept["real"] = {k: round(v, 5) for k, v in report["real"].items()}
     kept["steps"][str(step)] = {**{k: round(v, 5) for k, v in report["generated"].items()},
                                 "motion_ratio": round(report["motion_ratio"], 4)}
-    write_text_atomic(folder / "figures.json", json.dumps(kept, indent=1, sort_keys=True) + "\n")
+    _write(folder, kept)
     return kept["steps"][str(step)]
 
 
 def _read(folder: Path) -> dict:
     path = folder / "figures.json"
     return json.loads(path.read_text()) if path.is_file() else {"real": {}, "steps": {}}
+
+
+def _write(folder: Path, kept: dict) -> None:
+    write_text_atomic(folder / "figures.json", json.dumps(kept, indent=1, sort_keys=True) + "\n")
+
+
+def copy_history(folder, dest, last_step: int) -> list:
+    """Copy the snapshots and figures ``folder`` kept up to ``last_step`` into a new folder ``dest`` (replaced if
+    there); return the steps copied. A run that went on past the step shipped keeps its later ones to itself."""
+    folder, dest = Path(folder), Path(dest)
+    kept = _read(folder)
+    kept["steps"] = {s: f for s, f in kept["steps"].items() if int(s) <= last_step}
+    if str(last_step) not in kept["steps"]:
+        raise FileNotFoundError(f"{folder}: no snapshot at step {last_step} (steps kept: "
+                                f"{', '.join(sorted(kept['steps'], key=int))})")
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    for s in kept["steps"]:
+        shutil.copyfile(folder / snapshot_name(int(s)), dest / snapshot_name(int(s)))
+    _write(dest, kept)
+    return sorted(int(s) for s in kept["steps"])
 
 
 def kept_steps(folder) -> set:
