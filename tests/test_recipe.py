@@ -79,8 +79,9 @@ def test_the_first_models_recipe_is_its_schedule():
                                              "minibatch_features": 0}
 
 
-@pytest.mark.parametrize("manifest", ["vgan_lib/weights/small-synthetic.json", "research/results/first-model.json"])
-def test_every_command_in_a_manifest_runs_with_todays_cli(manifest):
+@pytest.mark.parametrize("manifest, at_least", [("vgan_lib/weights/small-synthetic.json", 1),
+                                                ("research/results/first-model.json", 7)])
+def test_every_command_in_a_manifest_runs_with_todays_cli(manifest, at_least):
     import json
     import shlex
 
@@ -90,7 +91,7 @@ def test_every_command_in_a_manifest_runs_with_todays_cli(manifest):
     assert (ROOT / info["recipe"]).is_file()
     commands = [shlex.split(c.split("#")[0]) for c in info["commands"]]
     vgan = [c[c.index("vgan") + 1:] for c in commands if "vgan" in c]
-    assert vgan
+    assert len(vgan) >= at_least
     for argv in vgan:
         build_parser().parse_args(argv)   # exits with status 2 on an option the CLI no longer has
 
